@@ -1,0 +1,38 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "ScoreServe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "scoreserve", targets: ["scoreserve"]),
+        .library(name: "ScoreCore", targets: ["ScoreCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, each behind one thin shim module.
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson",
+                       providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+                       providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        // JSON values parsed by jansson, and a strict encoder.
+        .target(name: "ScoreJSON", dependencies: ["CJansson"]),
+        // Tensors, kernels, RNG, model files, SDEs and score networks.
+        .target(name: "ScoreCore", dependencies: ["COpenBLAS", "ScoreJSON"]),
+
+        .executableTarget(name: "scoreserve", dependencies: [
+            "ScoreCore", "ScoreJSON",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "CLibraryTests", dependencies: ["CJansson", "CMicroHTTPD", "COpenBLAS"]),
+        .testTarget(name: "ScoreJSONTests", dependencies: ["ScoreJSON"]),
+        .testTarget(name: "ScoreCoreTests", dependencies: ["ScoreCore", "ScoreJSON"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

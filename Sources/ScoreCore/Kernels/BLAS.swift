@@ -1,0 +1,64 @@
+import COpenBLAS
+
+/// The dense-math entry points ScoreServe uses, over OpenBLAS's CBLAS.
+///
+/// OpenBLAS is pinned to one thread the first time any of these runs: parallelism
+/// comes from Dispatch across trajectories, never from nested BLAS threads.
+public enum BLAS {
+    private static let configured: Bool = {
+        sb_set_single_threaded()
+        return true
+    }()
+
+    /// Pins OpenBLAS to one thread (idempotent, thread-safe).
+    public static func configure() { _ = configured }
+
+    /// Threads OpenBLAS is currently allowed to use.
+    public static var threadCount: Int { configure(); return Int(sb_num_threads()) }
+
+    /// OpenBLAS's build configuration and the core kernel it selected.
+    public static var description: String {
+        "\(String(cString: sb_config())) core=\(String(cString: sb_core_name()))"
+    }
+
+    /// `C[m×n] = alpha · A[m×k] · Bᵀ + beta · C`, all row-major, where `B` is stored
+    /// `[n×k]` like an `nn.Linear` weight. This is the shape of every linear layer:
+    /// rows of activations times a transposed weight.
+    @inline(__always)
+    public static func linear(m: Int, n: Int, k: Int,
+                              alpha: Float = 1,
+                              a: UnsafePointer<Float>, lda: Int? = nil,
+                              weight b: UnsafePointer<Float>,
+                              beta: Float,
+                              c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
+        configure()
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                    blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda ?? k), b, blasint(k),
+                    beta, c, blasint(ldc ?? n))
+    }
+
+    /// General row-major `C = alpha · op(A) · op(B) + beta · C` in Float32.
+    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                             alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        configure()
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+                    transB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda),
+                    b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// General row-major `C = alpha · op(A) · op(B) + beta · C` in Float64.
+    public static func dgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                             alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                             b: UnsafePointer<Double>, ldb: Int,
+                             beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        configure()
+        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+                    transB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda),
+                    b, blasint(ldb), beta, c, blasint(ldc))
+    }
+}

@@ -1,0 +1,19 @@
+/// The `network` section of config.json.
+public enum NetworkSpec: Sendable, Equatable {
+    /// Residual MLP; sizes are read from the tensors and checked against these if given.
+    case mlp(hidden: Int?, blocks: Int?, embedDim: Int?)
+    /// Analytic Gaussian mixture in model space (weights normalised on load).
+    case gmm([GaussianMixture.Component])
+    /// Exact score of a finite data set; `file` names the data file (data space),
+    /// default `data.npy` or `data.csv` in the model directory.
+    case empirical(file: String?)
+
+    /// The `type` string of the format.
+    public var typeName: String {
+        switch self {
+        case .mlp: "mlp"
+        case .gmm: "gmm"
+        case .empirical: "empirical"
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+
+/// Named random streams, so different uses of randomness at the same
+/// (sample, step) never share draws.
+public struct NoiseStream: RawRepresentable, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let prior = NoiseStream(rawValue: 0)
+    public static let predictor = NoiseStream(rawValue: 1)
+    public static let corrector = NoiseStream(rawValue: 2)
+    public static let probe = NoiseStream(rawValue: 3)
+    public static let dequantize = NoiseStream(rawValue: 4)
+    /// Test and tooling draws that must not collide with sampling streams.
+    public static let auxiliary = NoiseStream(rawValue: 5)
+
+    /// Largest raw value the counter layout can hold.
+    public static let maxRawValue: UInt32 = (1 << 11) - 1
+}
+
+/// The coordinates of one vector draw: (seed, sample index, step, stream).
+///
+/// Counter layout of the Philox block j of a draw: key = seed (two 32-bit words),
+/// counter = (j, step, index low 32 bits, index high 21 bits | stream << 21).
+/// Sample indices go up to 2^53 − 1, streams up to 2^11 − 1, and one draw spans up to
+/// 2^32 blocks, so distinct coordinates never share a block.
+public struct NoiseKey: Sendable, Hashable {
+    public var seed: UInt64
+    public var index: UInt64
+    public var step: UInt32
+    public var stream: NoiseStream
+
+    /// Largest sample index the counter layout can address (2^53 − 1).
+    public static let maxIndex: UInt64 = (1 << 53) - 1
+
+    public init(seed: UInt64, index: UInt64, step: UInt32 = 0, stream: NoiseStream) {
+        precondition(index <= NoiseKey.maxIndex, "sample index past 2^53 - 1")
+        precondition(stream.rawValue <= NoiseStream.maxRawValue, "stream id too large")
+        self.seed = seed
+        self.index = index
+        self.step = step
+        self.stream = stream
+    }
+
+    @inline(__always)
+    func block(_ j: UInt32) -> SIMD4<UInt32> {
+        let key = SIMD2(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
+        let counter = SIMD4(j, step, UInt32(truncatingIfNeeded: index),
+                            UInt32(truncatingIfNeeded: index >> 32) | (stream.rawValue << 21))
+        return Philox4x32.block(counter: counter, key: key)
+    }
+}
+
+/// Turns counter-based blocks into the distributions the samplers use.
+public enum Noise {
+    /// 2^-32: maps a 32-bit word w to the open interval (0, 1) as (w + ½)·2^-32.
+    @usableFromInline static let unit = 1.0 / 4_294_967_296.0
+
+    /// Fills `out` with independent standard normals (Box–Muller, four per block).
+    public static func normal(_ key: NoiseKey, into out: UnsafeMutableBufferPointer<Double>) {
+        fill(key, count: out.count) { i, z in out[i] = z }
+    }
+
+    /// Fills `out` with standard normals rounded to Float32; the same key gives the
+    /// Float64 draws of `normal(_:into:)` rounded.
+    public static func normal(_ key: NoiseKey, into out: UnsafeMutableBufferPointer<Float>) {
+        fill(key, count: out.count) { i, z in out[i] = Float(z) }
+    }
+
+    @inline(__always)
+    private static func fill(_ key: NoiseKey, count: Int, _ store: (Int, Double) -> Void) {
+        var i = 0
+        var j: UInt32 = 0
+        while i < count {
+            let w = key.block(j)
+            j &+= 1
+            let pair0 = boxMuller(w.x, w.y)
+            let pair1 = boxMuller(w.z, w.w)
+            store(i, pair0.0)
+            if i + 1 < count { store(i + 1, pair0.1) }
+            if i + 2 < count { store(i + 2, pair1.0) }
+            if i + 3 < count { store(i + 3, pair1.1) }
+            i += 4
+        }
+    }
+
+    @inline(__always)
+    static func boxMuller(_ a: UInt32, _ b: UInt32) -> (Double, Double) {
+        let u1 = (Double(a) + 0.5) * unit
+        let u2 = (Double(b) + 0.5) * unit
+        let r = (-2 * Foundation.log(u1)).squareRoot()
+        let angle = 2 * Double.pi * u2
+        return (r * Foundation.cos(angle), r * Foundation.sin(angle))
+    }
+
+    /// Fills `out` with independent Rademacher signs ±1 (128 per block).
+    public static func rademacher(_ key: NoiseKey, into out: UnsafeMutableBufferPointer<Double>) {
+        var j: UInt32 = 0
+        var i = 0
+        while i < out.count {
+            let w = key.block(j)
+            j &+= 1
+            for word in 0..<4 {
+                var bits = w[word]
+                for _ in 0..<32 where i < out.count {
+                    out[i] = (bits & 1) == 0 ? 1 : -1
+                    bits >>= 1
+                    i += 1
+                }
+            }
+        }
+    }
+
+    /// Fills `out` with independent uniforms on the open interval (0, 1), four per block.
+    public static func uniform(_ key: NoiseKey, into out: UnsafeMutableBufferPointer<Double>) {
+        var j: UInt32 = 0
+        var i = 0
+        while i < out.count {
+            let w = key.block(j)
+            j &+= 1
+            for word in 0..<4 where i < out.count {
+                out[i] = (Double(w[word]) + 0.5) * unit
+                i += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+import ScoreCore
+
+@Suite("Score networks")
+struct NetworkTests {
+    static let sdes: [SDE] = [SDE(kind: .vp), SDE(kind: .subvp), SDE(kind: .ve), SDE(kind: .vePower)]
+
+    /// Central finite differences of a scalar function (step h, error O(h²)).
+    static func gradient(_ f: ([Double]) -> Double, at x: [Double], h: Double) -> [Double] {
+        x.indices.map { j in
+            var plus = x, minus = x
+            plus[j] += h
+            minus[j] -= h
+            return (f(plus) - f(minus)) / (2 * h)
+        }
+    }
+
+    static let mixture: [GaussianMixture.Component] = [
+        .init(weight: 0.5, mean: [-2, 0, 1], std: [0.3, 0.3, 0.3]),
+        .init(weight: 1.5, mean: [2, 0.5, -1], std: [0.5, 0.2, 0.8]),
+        .init(weight: 1.0, mean: [0, -1.5, 0], std: [1.0, 0.4, 0.25]),
+    ]
+
+    @Test("gmm score equals finite differences of its exact log p_t", arguments: sdes)
+    func gmmScore(_ sde: SDE) {
+        let gmm = GaussianMixture(sde: sde, components: Self.mixture)
+        let workspace = ScoreWorkspace(network: gmm, rows: 4)
+        var rng = TestRNG(state: 7)
+        for t in [1e-3, 0.05, 0.3, 0.7, 1.0] {
+            let spread = max(2.0, sde.marginalStd(t))
+            for _ in 0..<4 {
+                let x = (0..<3).map { _ in rng.normal() * spread }
+                // h scaled to the marginal's width keeps truncation and rounding small.
+                let width = min(0.2, sde.marginalStd(t) + sde.meanCoefficient(t) * 0.2)
+                let fd = Self.gradient({ gmm.logDensity($0, t: t) }, at: x, h: 1e-4 * width)
+                let exact = gmm.score(x, t: t)
+                #expect(maxRowRelativeError(exact, fd, dimension: 3) < 1e-6, "\(sde.kind) t=\(t) x=\(x)")
+                // The batched Float32 path gives the same score to Float32 precision.
+                let batched = workspace.score(x.map { Float($0) }, times: [t]).map(Double.init)
+                #expect(maxRowRelativeError(batched, exact, dimension: 3) < 1e-5, "\(sde.kind) t=\(t)")
+            }
+        }
+    }
+
+    @Test("gmm weights are normalised and p_0 is the mixture density")
+    func gmmDensity() {
+        let gmm = GaussianMixture(sde: SDE(kind: .vp), components: Self.mixture)
+        #expect(abs(gmm.weights.reduce(0, +) - 1) < 1e-15)
+        #expect(abs(gmm.weights[1] - 0.5) < 1e-15)
+        let x = [0.1, -0.2, 0.3]
+        var expected = 0.0
+        for (c, w) in zip(Self.mixture, gmm.weights) {
+            var p = w
+            for j in 0..<3 {
+                let z = (x[j] - c.mean[j]) / c.std[j]
+                p *= exp(-0.5 * z * z) / (c.std[j] * (2 * Double.pi).squareRoot())
+            }
+            expected += p
+        }
+        let logP0 = x.withUnsafeBufferPointer { gmm.logDensity($0.baseAddress!, a: 1, sigma: 0) }
+        #expect(abs(logP0 - log(expected)) < 1e-12)
+    }
+
+    @Test("empirical score equals finite differences of its exact log p_t", arguments: sdes)
+    func empiricalScore(_ sde: SDE) {
+        var rng = TestRNG(state: 99)
+        let d = 2
+        let points = (0..<40 * d).map { _ in rng.normal() }
+        let net = Empirical(sde: sde, dimension: d, points: points)
+        let workspace = ScoreWorkspace(network: net, rows: 8)
+        for t in [0.02, 0.2, 0.6, 1.0] {
+            let s = sde.marginalStd(t)
+            let xs = (0..<5).map { _ in (0..<d).map { _ in rng.normal() * max(1, s) } }
+            let scores = workspace.score(xs.flatMap { $0.map { Float($0) } }, times: Array(repeating: t, count: 5))
+            for (i, x) in xs.enumerated() {
+                // Use the Float32-rounded point, which is what the network saw.
+                let xr = x.map { Double(Float($0)) }
+                let fd = Self.gradient({ net.logDensity($0, t: t) }, at: xr, h: 1e-4 * s)
+                let got = scores[(i * d)..<((i + 1) * d)].map(Double.init)
+                #expect(maxRowRelativeError(got, fd, dimension: d) < 1e-5, "\(sde.kind) t=\(t)")
+            }
+        }
+    }
+
+    /// The float64 references come from Tests/Fixtures/make_mlp_fixtures.py (numpy,
+    /// safetensors written by the reference library). The bound is the 1e-5,
+    /// as row-wise relative error in the max norm (Float32 network vs Float64 truth).
+    @Test("mlp forward matches the numpy float64 fixtures",
+          arguments: ["mlp-vp", "mlp-ve-module", "mlp-subvp", "mlp-vepower"])
+    func mlpFixture(_ fixture: String) throws {
+        let model = try ScoreModel.load(directory: fixturesDirectory.appendingPathComponent(fixture).path)
+        let expected = try readExpected(fixture)
+        let got = model.scores(dataSpace: expected.x, times: expected.t).map(Double.init)
+        let error = maxRowRelativeError(got, expected.score, dimension: model.data.dimension)
+        #expect(error <= 1e-5, "max row relative error \(error)")
+    }
+
+    @Test("mlp rows are independent of the batch they are evaluated in, and workspaces are reusable")
+    func mlpBatchIndependence() throws {
+        let model = try ScoreModel.load(directory: fixturesDirectory.appendingPathComponent("mlp-vp").path)
+        let d = model.data.dimension
+        var rng = TestRNG(state: 3)
+        let n = 37
+        let x = (0..<n * d).map { _ in Float(rng.normal()) }
+        let t = (0..<n).map { _ in 1e-3 + rng.uniform() * (1 - 1e-3) }
+        let big = ScoreWorkspace(network: model.network, rows: 64)
+        let all = big.score(x, times: t)
+        let again = big.score(x, times: t)
+        #expect(all == again)
+        let one = ScoreWorkspace(network: model.network, rows: 1)
+        for r in [0, 17, 36] {
+            let single = one.score(Array(x[(r * d)..<((r + 1) * d)]), times: [t[r]])
+            let diff = zip(single, all[(r * d)..<((r + 1) * d)]).map { abs($0 - $1) / max(abs($1), 1e-3) }.max()!
+            // GEMM blocking may change the summation order between batch sizes.
+            #expect(diff < 1e-5, "row \(r)")
+        }
+        #expect(all.allSatisfy { $0.isFinite })
+    }
+}

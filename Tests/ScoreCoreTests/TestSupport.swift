@@ -1,0 +1,102 @@
+import Foundation
+import ScoreCore
+import ScoreJSON
+
+/// The shipped fixtures (Tests/Fixtures), found from this file's path.
+let fixturesDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+/// The repository root.
+let packageRoot = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
+
+/// A fresh temporary directory, removed by the caller with `removeItem`.
+func makeTemporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("scoreserve-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Writes a model directory with the given config (and optional weights) and returns its path.
+func writeModel(in root: URL, name: String, config: String,
+                weights: [SafeTensors.Entry]? = nil, extraFiles: [String: [UInt8]] = [:]) throws -> String {
+    let dir = root.appendingPathComponent(name)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try Data(config.utf8).write(to: dir.appendingPathComponent("config.json"))
+    if let weights {
+        try Data(SafeTensors.encode(weights)).write(to: dir.appendingPathComponent("model.safetensors"))
+    }
+    for (file, bytes) in extraFiles { try Data(bytes).write(to: dir.appendingPathComponent(file)) }
+    return dir.path
+}
+
+/// Max over rows of ‖a_r − b_r‖∞ / ‖b_r‖∞ (row-wise relative error in the max norm).
+func maxRowRelativeError(_ a: [Double], _ b: [Double], dimension d: Int) -> Double {
+    precondition(a.count == b.count)
+    var worst = 0.0
+    for r in 0..<(a.count / d) {
+        var diff = 0.0, norm = 0.0
+        for j in 0..<d {
+            diff = max(diff, abs(a[r * d + j] - b[r * d + j]))
+            norm = max(norm, abs(b[r * d + j]))
+        }
+        worst = max(worst, diff / max(norm, 1e-30))
+    }
+    return worst
+}
+
+/// A deterministic SplitMix64 for test inputs (not the product's RNG).
+struct TestRNG {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    mutating func normal() -> Double {
+        let u1 = max(uniform(), 1e-300), u2 = uniform()
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+}
+
+/// A random residual MLP's tensors (PyTorch names) for D, H, L, E.
+func randomMLPTensors(d: Int, h: Int, l: Int, e: Int, seed: UInt64, prefix: String = "") -> [SafeTensors.Entry] {
+    var rng = TestRNG(state: seed)
+    func values(_ n: Int, _ scale: Double) -> [Float] { (0..<n).map { _ in Float(rng.normal() * scale) } }
+    var out: [SafeTensors.Entry] = [
+        .init(name: prefix + "embed.0.W", shape: [e / 2], values: values(e / 2, 8)),
+        .init(name: prefix + "embed.1.weight", shape: [e, e], values: values(e * e, 1 / Double(e).squareRoot())),
+        .init(name: prefix + "embed.1.bias", shape: [e], values: values(e, 0.1)),
+        .init(name: prefix + "proj_in.weight", shape: [h, d], values: values(h * d, 1 / Double(d).squareRoot())),
+        .init(name: prefix + "proj_in.bias", shape: [h], values: values(h, 0.1)),
+        .init(name: prefix + "proj_out.weight", shape: [d, h], values: values(d * h, 1 / Double(h).squareRoot())),
+        .init(name: prefix + "proj_out.bias", shape: [d], values: values(d, 0.1)),
+    ]
+    for i in 0..<l {
+        out += [
+            .init(name: prefix + "blocks.\(i).temb.weight", shape: [h, e], values: values(h * e, 1 / Double(e).squareRoot())),
+            .init(name: prefix + "blocks.\(i).temb.bias", shape: [h], values: values(h, 0.1)),
+            .init(name: prefix + "blocks.\(i).dense.weight", shape: [h, h], values: values(h * h, 1 / Double(h).squareRoot())),
+            .init(name: prefix + "blocks.\(i).dense.bias", shape: [h], values: values(h, 0.1)),
+        ]
+    }
+    return out
+}
+
+/// Reads a fixture's expected.json: data-space points, times and float64 reference scores.
+func readExpected(_ fixture: String) throws -> (x: [Double], t: [Double], score: [Double]) {
+    let data = try Data(contentsOf: fixturesDirectory.appendingPathComponent(fixture).appendingPathComponent("expected.json"))
+    guard case .object(let o) = try JSONValue.parse([UInt8](data)),
+          case .array(let xs)? = o["x"], case .array(let ts)? = o["t"], case .array(let ss)? = o["score"]
+    else { throw JSONError("bad expected.json") }
+    func flat(_ rows: [JSONValue]) -> [Double] {
+        rows.flatMap { row -> [Double] in
+            guard case .array(let items) = row else { return [] }
+            return items.compactMap(\.doubleValue)
+        }
+    }
+    return (flat(xs), ts.compactMap(\.doubleValue), flat(ss))
+}
