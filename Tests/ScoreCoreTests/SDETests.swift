@@ -123,3 +123,24 @@ struct SDETests {
         #expect(Self.vePower.ancestralStep(0.5, steps: n) == nil)
     }
 }
+
+@Suite("Prior sampling")
+struct PriorSamplingTests {
+    @Test("prior draws have the prior's std and are keyed by (seed, index)", arguments: [SDE(kind: .vp), SDE(kind: .ve), SDE(kind: .vePower)])
+    func prior(_ sde: SDE) {
+        // 20,000 samples of 2 coordinates: the sample variance's relative standard
+        // error is √(2/40000) ≈ 0.7%; 4% is over 5 standard errors.
+        let n = 20_000, d = 2
+        var all = [Double](repeating: 0, count: n * d)
+        all.withUnsafeMutableBufferPointer { buffer in
+            for i in 0..<n {
+                sde.samplePrior(seed: 77, index: UInt64(i), into: UnsafeMutableBufferPointer(rebasing: buffer[(i * d)..<((i + 1) * d)]))
+            }
+        }
+        let variance = all.reduce(0) { $0 + $1 * $1 } / Double(all.count)
+        #expect(abs(variance / (sde.priorStd * sde.priorStd) - 1) < 0.04)
+        var again = [Double](repeating: 0, count: d)
+        again.withUnsafeMutableBufferPointer { sde.samplePrior(seed: 77, index: 123, into: $0) }
+        #expect(again == Array(all[246..<248]))
+    }
+}

@@ -116,6 +116,7 @@ public struct SafeTensors: Sendable {
     }
 
     private static func parseMetadata(_ value: JSONValue) throws(SafeTensorsError) -> [String: String] {
+        if value == .null { return [:] }  // the reference's Option<HashMap> reads null as absent
         guard case .object(let object) = value else {
             throw .invalidMetadata("expected an object of strings, got \(value.typeName)")
         }
