@@ -73,6 +73,9 @@ struct NetworkTests {
             let s = sde.marginalStd(t)
             let xs = (0..<5).map { _ in (0..<d).map { _ in rng.normal() * max(1, s) } }
             let scores = workspace.score(xs.flatMap { $0.map { Float($0) } }, times: Array(repeating: t, count: 5))
+            // Bitwise independent of the batch (fixed-size dgemm row groups).
+            let firstAlone = workspace.score(xs[0].map { Float($0) }, times: [t])
+            #expect(firstAlone == Array(scores[0..<d]))
             for (i, x) in xs.enumerated() {
                 // Use the Float32-rounded point, which is what the network saw.
                 let xr = x.map { Double(Float($0)) }
@@ -96,6 +99,45 @@ struct NetworkTests {
         #expect(error <= 1e-5, "max row relative error \(error)")
     }
 
+    @Test("Jacobian-vector products match finite differences of the score",
+          arguments: ["mlp-vp", "mlp-ve-module", "gmm"])
+    func jvp(_ which: String) throws {
+        let network: any ScoreNetwork
+        if which == "gmm" {
+            network = GaussianMixture(sde: SDE(kind: .subvp), components: Self.mixture)
+        } else {
+            network = try ScoreModel.load(directory: fixturesDirectory.appendingPathComponent(which).path).network
+        }
+        let d = network.dimension, n = 6, p = 3
+        var rng = TestRNG(state: 11)
+        let x = (0..<n * d).map { _ in Float(rng.normal()) }
+        let t = (0..<n).map { _ in 0.05 + 0.9 * rng.uniform() }
+        let v = (0..<n * p * d).map { _ in Float(rng.normal()) }
+        let workspace = ScoreWorkspace(network: network, rows: n, tangents: p)
+        var score = [Float](repeating: 0, count: n * d), jv = [Float](repeating: 0, count: n * p * d)
+        x.withUnsafeBufferPointer { xp in t.withUnsafeBufferPointer { tp in v.withUnsafeBufferPointer { vp in
+            score.withUnsafeMutableBufferPointer { sp in jv.withUnsafeMutableBufferPointer { jp in
+                workspace.jvp(xp.baseAddress!, times: tp.baseAddress!, rows: n, tangents: p, v: vp.baseAddress!,
+                              score: sp.baseAddress!, jv: jp.baseAddress!)
+            } }
+        } } }
+        #expect(score == workspace.score(x, times: t))
+        // Central differences of the Float32 network along each tangent: step 1e-2
+        // balances truncation (O(h²)) against Float32 rounding (O(ε/h)).
+        let h: Float = 1e-2
+        for r in 0..<n {
+            for q in 0..<p {
+                let vq = Array(v[((r * p + q) * d)..<((r * p + q + 1) * d)])
+                let xr = Array(x[(r * d)..<((r + 1) * d)])
+                let plus = workspace.score(zip(xr, vq).map { $0 + h * $1 }, times: [t[r]])
+                let minus = workspace.score(zip(xr, vq).map { $0 - h * $1 }, times: [t[r]])
+                let fd = zip(plus, minus).map { Double($0 - $1) / Double(2 * h) }
+                let got = jv[((r * p + q) * d)..<((r * p + q + 1) * d)].map(Double.init)
+                #expect(maxRowRelativeError(got, fd, dimension: d) < 2e-3, "\(which) row \(r) tangent \(q)")
+            }
+        }
+    }
+
     @Test("mlp rows are independent of the batch they are evaluated in, and workspaces are reusable")
     func mlpBatchIndependence() throws {
         let model = try ScoreModel.load(directory: fixturesDirectory.appendingPathComponent("mlp-vp").path)
@@ -108,12 +150,16 @@ struct NetworkTests {
         let all = big.score(x, times: t)
         let again = big.score(x, times: t)
         #expect(all == again)
+        // Bitwise: GEMMs run in fixed row groups (BLAS.rowGroup), so a row's score
+        // does not depend on how many rows share its batch or where it sits.
         let one = ScoreWorkspace(network: model.network, rows: 1)
         for r in [0, 17, 36] {
             let single = one.score(Array(x[(r * d)..<((r + 1) * d)]), times: [t[r]])
-            let diff = zip(single, all[(r * d)..<((r + 1) * d)]).map { abs($0 - $1) / max(abs($1), 1e-3) }.max()!
-            // GEMM blocking may change the summation order between batch sizes.
-            #expect(diff < 1e-5, "row \(r)")
+            #expect(single == Array(all[(r * d)..<((r + 1) * d)]), "row \(r)")
+        }
+        for m in [2, 5, 9, 33] {
+            let part = big.score(Array(x[(3 * d)..<((3 + m) * d)]), times: Array(t[3..<(3 + m)]))
+            #expect(part == Array(all[(3 * d)..<((3 + m) * d)]), "rows 3..<\(3 + m)")
         }
         #expect(all.allSatisfy { $0.isFinite })
     }

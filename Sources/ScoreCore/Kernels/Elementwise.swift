@@ -6,6 +6,13 @@ public enum Elementwise {
     @inline(__always)
     public static func silu(_ x: Float) -> Float { x / (1 + Foundation.exp(-x)) }
 
+    /// silu'(x) = σ(x)(1 + x(1 − σ(x))).
+    @inline(__always)
+    public static func siluDerivative(_ x: Float) -> Float {
+        let s = 1 / (1 + Foundation.exp(-x))
+        return s * (1 + x * (1 - s))
+    }
+
     /// `x[i] = silu(x[i])` over `count` values.
     @inline(__always)
     public static func siluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {

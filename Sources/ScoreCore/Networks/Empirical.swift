@@ -63,6 +63,7 @@ public final class Empirical: ScoreNetwork, @unchecked Sendable {
     }
 
     private func layout(rows b: Int) -> (x: Int, logits: Int, mean: Int, bytes: Int) {
+        let b = BLAS.paddedRows(b)
         var s = ScratchLayout()
         let x = s.reserve(Double.self, b * dimension)
         let logits = s.reserve(Double.self, b * count)
@@ -80,10 +81,14 @@ public final class Empirical: ScoreNetwork, @unchecked Sendable {
         let xd = (scratch + o.x).assumingMemoryBound(to: Double.self)
         let logits = (scratch + o.logits).assumingMemoryBound(to: Double.self)
         let mean = (scratch + o.mean).assumingMemoryBound(to: Double.self)
+        let bp = BLAS.paddedRows(b), g = BLAS.rowGroup
         for i in 0..<(b * d) { xd[i] = Double(x[i]) }
-        // logits[r, i] = x_r · x_i
-        BLAS.dgemm(transA: false, transB: true, m: b, n: n, k: d, alpha: 1, a: xd, lda: d,
-                   b: points, ldb: d, beta: 0, c: logits, ldc: n)
+        for i in (b * d)..<(bp * d) { xd[i] = 0 }
+        // logits[r, i] = x_r · x_i, in calls of a fixed row count (see BLAS.rowGroup).
+        for r in stride(from: 0, to: bp, by: g) {
+            BLAS.dgemm(transA: false, transB: true, m: g, n: n, k: d, alpha: 1, a: xd + r * d, lda: d,
+                       b: points, ldb: d, beta: 0, c: logits + r * n, ldc: n)
+        }
         for r in 0..<b {
             let a = sde.meanCoefficient(times[r]), s = sde.marginalStd(times[r])
             let row = logits + r * n
@@ -101,9 +106,12 @@ public final class Empirical: ScoreNetwork, @unchecked Sendable {
             let inv = 1 / total
             for i in 0..<n { row[i] *= inv }
         }
+        for i in (b * n)..<(bp * n) { logits[i] = 0 }
         // mean[r] = Σ_i w_ri x_i
-        BLAS.dgemm(transA: false, transB: false, m: b, n: d, k: n, alpha: 1, a: logits, lda: n,
-                   b: points, ldb: d, beta: 0, c: mean, ldc: d)
+        for r in stride(from: 0, to: bp, by: g) {
+            BLAS.dgemm(transA: false, transB: false, m: g, n: d, k: n, alpha: 1, a: logits + r * n, lda: n,
+                       b: points, ldb: d, beta: 0, c: mean + r * d, ldc: d)
+        }
         for r in 0..<b {
             let a = sde.meanCoefficient(times[r]), s = sde.marginalStd(times[r])
             let inv = 1 / (s * s)

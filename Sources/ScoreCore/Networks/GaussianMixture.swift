@@ -117,4 +117,64 @@ public struct GaussianMixture: ScoreNetwork {
             for j in 0..<d { out[r * d + j] = Float(g[j]) }
         }
     }
+
+    public var supportsJVP: Bool { true }
+
+    public func jvpWorkspaceBytes(rows: Int, tangents: Int) -> Int {
+        var s = ScratchLayout()
+        _ = s.reserve(Double.self, (2 + components.count) * dimension + components.count)
+        return s.bytes
+    }
+
+    /// Exact Jacobian-vector products of the mixture score, in Float64:
+    /// `J v = Σ_k r_k (−v / var_k + m_k (m_k · v)) − s (s · v)` with responsibilities
+    /// r_k, `m_k = (a μ_k − x) / var_k` and `s = Σ_k r_k m_k`.
+    public func jvp(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows: Int,
+                    tangents p: Int, v: UnsafePointer<Float>,
+                    score out: UnsafeMutablePointer<Float>, jv: UnsafeMutablePointer<Float>,
+                    scratch: UnsafeMutableRawPointer) {
+        let d = dimension, kCount = components.count
+        let xd = scratch.assumingMemoryBound(to: Double.self)
+        let sc = xd + d
+        let m = sc + d                 // [K × D]
+        let resp = m + kCount * d      // [K]
+        for r in 0..<rows {
+            for j in 0..<d { xd[j] = Double(x[r * d + j]) }
+            let a = sde.meanCoefficient(times[r]), sigma = sde.marginalStd(times[r])
+            var best = -Double.infinity
+            for k in 0..<kCount {
+                resp[k] = componentLog(k, xd, a, sigma)
+                best = Swift.max(best, resp[k])
+            }
+            var total = 0.0
+            for k in 0..<kCount { resp[k] = Foundation.exp(resp[k] - best); total += resp[k] }
+            for j in 0..<d { sc[j] = 0 }
+            for k in 0..<kCount {
+                resp[k] /= total
+                let c = components[k]
+                for j in 0..<d {
+                    let variance = a * a * c.std[j] * c.std[j] + sigma * sigma
+                    m[k * d + j] = (a * c.mean[j] - xd[j]) / variance
+                    sc[j] += resp[k] * m[k * d + j]
+                }
+            }
+            for j in 0..<d { out[r * d + j] = Float(sc[j]) }
+            for q in 0..<p {
+                let vq = v + (r * p + q) * d, out = jv + (r * p + q) * d
+                var sv = 0.0
+                for j in 0..<d { sv += sc[j] * Double(vq[j]) }
+                for j in 0..<d { xd[j] = -sc[j] * sv }  // x is no longer needed: reuse as accumulator
+                for k in 0..<kCount {
+                    let c = components[k]
+                    var mv = 0.0
+                    for j in 0..<d { mv += m[k * d + j] * Double(vq[j]) }
+                    for j in 0..<d {
+                        let variance = a * a * c.std[j] * c.std[j] + sigma * sigma
+                        xd[j] += resp[k] * (-Double(vq[j]) / variance + m[k * d + j] * mv)
+                    }
+                }
+                for j in 0..<d { out[j] = Float(xd[j]) }
+            }
+        }
+    }
 }

@@ -85,35 +85,76 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
                     "blocks": .integer(Int64(blocks)), "embed_dim": .integer(Int64(embedDim))])
     }
 
-    private func layout(rows b: Int) -> (phi: Int, e: Int, temb: Int, h: Int, u: Int, bytes: Int) {
+    private struct Layout {
+        var x = 0, phi = 0, e = 0, temb = 0, h = 0, u = 0, out = 0, pre = 0
+        var tx = 0, th = 0, tu = 0, tout = 0
+        var bytes = 0
+    }
+
+    /// Scratch layout for `b` rows (padded to whole row groups) and, for JVPs,
+    /// `tangents` vectors per row.
+    private func layout(rows b: Int, tangents p: Int = 0) -> Layout {
+        let bp = BLAS.paddedRows(b)
         var s = ScratchLayout()
-        let phi = s.reserve(Float.self, b * embedDim)
-        let e = s.reserve(Float.self, b * embedDim)
-        let temb = s.reserve(Float.self, b * blocks * hidden)
-        let h = s.reserve(Float.self, b * hidden)
-        let u = s.reserve(Float.self, b * hidden)
-        return (phi, e, temb, h, u, s.bytes)
+        var o = Layout()
+        o.x = s.reserve(Float.self, bp * dimension)
+        o.phi = s.reserve(Float.self, bp * embedDim)
+        o.e = s.reserve(Float.self, bp * embedDim)
+        o.temb = s.reserve(Float.self, bp * blocks * hidden)
+        o.h = s.reserve(Float.self, bp * hidden)
+        o.u = s.reserve(Float.self, bp * hidden)
+        o.out = s.reserve(Float.self, bp * dimension)
+        if p > 0 {
+            let tp = BLAS.paddedRows(b * p)
+            o.pre = s.reserve(Float.self, blocks * bp * hidden)  // h + temb before each block's silu
+            o.tx = s.reserve(Float.self, tp * dimension)
+            o.th = s.reserve(Float.self, tp * hidden)
+            o.tu = s.reserve(Float.self, tp * hidden)
+            o.tout = s.reserve(Float.self, tp * dimension)
+        }
+        o.bytes = s.bytes
+        return o
     }
 
     public func workspaceBytes(rows: Int) -> Int { layout(rows: rows).bytes }
 
+    public var supportsJVP: Bool { true }
+
+    public func jvpWorkspaceBytes(rows: Int, tangents: Int) -> Int { layout(rows: rows, tangents: tangents).bytes }
+
     public func score(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows b: Int,
                       into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
         guard b > 0 else { return }
-        let (d, h, l, e) = (dimension, hidden, blocks, embedDim)
         let o = layout(rows: b)
+        forward(x, times: times, rows: b, layout: o, scratch: scratch, preActivations: nil)
+        let result = (scratch + o.out).assumingMemoryBound(to: Float.self)
+        out.update(from: result, count: b * dimension)
+    }
+
+    /// The primal pass over `b` rows padded to whole row groups; the scaled scores are
+    /// left in the layout's `out` region and the final residual stream in `h`. With
+    /// `preActivations`, each block's `h + temb` is kept there ([L × padded rows × H]).
+    private func forward(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows b: Int,
+                         layout o: Layout, scratch: UnsafeMutableRawPointer,
+                         preActivations: UnsafeMutablePointer<Float>?) {
+        let (d, h, l, e) = (dimension, hidden, blocks, embedDim)
+        let bp = BLAS.paddedRows(b)
+        let xs = (scratch + o.x).assumingMemoryBound(to: Float.self)
         let phi = (scratch + o.phi).assumingMemoryBound(to: Float.self)
         let emb = (scratch + o.e).assumingMemoryBound(to: Float.self)
         let temb = (scratch + o.temb).assumingMemoryBound(to: Float.self)
         let hs = (scratch + o.h).assumingMemoryBound(to: Float.self)
         let u = (scratch + o.u).assumingMemoryBound(to: Float.self)
+        let out = (scratch + o.out).assumingMemoryBound(to: Float.self)
         let w = UnsafePointer(weights)
         let half = e / 2
 
-        // Gaussian Fourier features; the argument in Float64 keeps sin/cos accurate
-        // for large frequencies.
-        for r in 0..<b {
-            let twoPiT = 2 * Double.pi * times[r]
+        // Inputs and Fourier features, with padding rows zeroed.
+        xs.update(from: x, count: b * d)
+        (xs + b * d).update(repeating: 0, count: (bp - b) * d)
+        // The argument in Float64 keeps sin/cos accurate for large frequencies.
+        for r in 0..<bp {
+            let twoPiT = r < b ? 2 * Double.pi * times[r] : 0
             let row = phi + r * e
             for j in 0..<half {
                 let arg = twoPiT * Double(w[fourier + j])
@@ -122,35 +163,95 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
             }
         }
         // e = silu(φ W1ᵀ + b1)
-        Elementwise.broadcastRows(w + embedB, rows: b, columns: e, into: emb)
-        BLAS.linear(m: b, n: e, k: e, a: phi, weight: w + embedW, beta: 1, c: emb)
-        Elementwise.siluInPlace(emb, count: b * e)
-        // All blocks' time projections at once: [b × L·H].
-        if l > 0 {
-            Elementwise.broadcastRows(w + tembB, rows: b, columns: l * h, into: temb)
-            BLAS.linear(m: b, n: l * h, k: e, a: emb, weight: w + tembW, beta: 1, c: temb)
+        Elementwise.broadcastRows(w + embedB, rows: bp, columns: e, into: emb)
+        BLAS.linearGrouped(m: bp, n: e, k: e, a: phi, weight: w + embedW, beta: 1, c: emb)
+        Elementwise.siluInPlace(emb, count: bp * e)
+        // All blocks' time projections ([bp × L·H]), one block's weights at a time.
+        Elementwise.broadcastRows(w + tembB, rows: bp, columns: l * h, into: temb)
+        for i in 0..<l {
+            BLAS.linearGrouped(m: bp, n: h, k: e, a: emb, weight: w + tembW + i * h * e, beta: 1,
+                               c: temb + i * h, ldc: l * h)
         }
         // h = x Winᵀ + b_in
-        Elementwise.broadcastRows(w + inB, rows: b, columns: h, into: hs)
-        BLAS.linear(m: b, n: h, k: d, a: x, weight: w + inW, beta: 1, c: hs)
+        Elementwise.broadcastRows(w + inB, rows: bp, columns: h, into: hs)
+        BLAS.linearGrouped(m: bp, n: h, k: d, a: xs, weight: w + inW, beta: 1, c: hs)
         for i in 0..<l {
             let bias = w + denseB + i * h
-            for r in 0..<b {
+            for r in 0..<bp {
                 let hr = hs + r * h, ur = u + r * h, tr = temb + r * l * h + i * h
-                for j in 0..<h {
-                    ur[j] = Elementwise.silu(hr[j] + tr[j])
-                    hr[j] += bias[j]  // the dense bias, added before the GEMM accumulates
+                if let pre = preActivations {
+                    let pr = pre + (i * bp + r) * h
+                    for j in 0..<h {
+                        let z = hr[j] + tr[j]
+                        pr[j] = z
+                        ur[j] = Elementwise.silu(z)
+                        hr[j] += bias[j]
+                    }
+                } else {
+                    for j in 0..<h {
+                        ur[j] = Elementwise.silu(hr[j] + tr[j])
+                        hr[j] += bias[j]  // the dense bias, added before the GEMM accumulates
+                    }
                 }
             }
-            BLAS.linear(m: b, n: h, k: h, a: u, weight: w + denseW + i * h * h, beta: 1, c: hs)
+            BLAS.linearGrouped(m: bp, n: h, k: h, a: u, weight: w + denseW + i * h * h, beta: 1, c: hs)
         }
-        Elementwise.silu(hs, into: u, count: b * h)
-        Elementwise.broadcastRows(w + outB, rows: b, columns: d, into: out)
-        BLAS.linear(m: b, n: d, k: h, a: u, weight: w + outW, beta: 1, c: out)
+        Elementwise.silu(hs, into: u, count: bp * h)
+        Elementwise.broadcastRows(w + outB, rows: bp, columns: d, into: out)
+        BLAS.linearGrouped(m: bp, n: d, k: h, a: u, weight: w + outW, beta: 1, c: out)
         for r in 0..<b {
             let inv = Float(1 / sde.marginalStd(times[r]))
             let row = out + r * d
             for j in 0..<d { row[j] *= inv }
+        }
+    }
+
+    /// Forward-mode JVP: tangents enter at `proj_in` (the time embedding does not
+    /// depend on x) and follow each silu through its derivative at the primal point.
+    public func jvp(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows b: Int,
+                    tangents p: Int, v: UnsafePointer<Float>,
+                    score scoreOut: UnsafeMutablePointer<Float>, jv: UnsafeMutablePointer<Float>,
+                    scratch: UnsafeMutableRawPointer) {
+        guard b > 0, p > 0 else { return }
+        let (d, h, l) = (dimension, hidden, blocks)
+        let o = layout(rows: b, tangents: p)
+        let bp = BLAS.paddedRows(b)
+        let pre = (scratch + o.pre).assumingMemoryBound(to: Float.self)
+        forward(x, times: times, rows: b, layout: o, scratch: scratch, preActivations: pre)
+        scoreOut.update(from: (scratch + o.out).assumingMemoryBound(to: Float.self), count: b * d)
+
+        let hs = (scratch + o.h).assumingMemoryBound(to: Float.self)  // final residual stream
+        let tx = (scratch + o.tx).assumingMemoryBound(to: Float.self)
+        let th = (scratch + o.th).assumingMemoryBound(to: Float.self)
+        let tu = (scratch + o.tu).assumingMemoryBound(to: Float.self)
+        let tout = (scratch + o.tout).assumingMemoryBound(to: Float.self)
+        let w = UnsafePointer(weights)
+        let rows = b * p, tp = BLAS.paddedRows(rows)
+
+        tx.update(from: v, count: rows * d)
+        (tx + rows * d).update(repeating: 0, count: (tp - rows) * d)
+        // h' = v W_inᵀ
+        BLAS.linearGrouped(m: tp, n: h, k: d, a: tx, weight: w + inW, beta: 0, c: th)
+        for i in 0..<l {
+            // u' = silu'(h + temb) ⊙ h'; h' += u' W_dᵀ
+            for q in 0..<rows {
+                let z = pre + (i * bp + q / p) * h
+                let hq = th + q * h, uq = tu + q * h
+                for j in 0..<h { uq[j] = Elementwise.siluDerivative(z[j]) * hq[j] }
+            }
+            (tu + rows * h).update(repeating: 0, count: (tp - rows) * h)
+            BLAS.linearGrouped(m: tp, n: h, k: h, a: tu, weight: w + denseW + i * h * h, beta: 1, c: th)
+        }
+        for q in 0..<rows {
+            let z = hs + (q / p) * h
+            let hq = th + q * h, uq = tu + q * h
+            for j in 0..<h { uq[j] = Elementwise.siluDerivative(z[j]) * hq[j] }
+        }
+        (tu + rows * h).update(repeating: 0, count: (tp - rows) * h)
+        BLAS.linearGrouped(m: tp, n: d, k: h, a: tu, weight: w + outW, beta: 0, c: tout)
+        for q in 0..<rows {
+            let inv = Float(1 / sde.marginalStd(times[q / p]))
+            for j in 0..<d { jv[q * d + j] = tout[q * d + j] * inv }
         }
     }
 }

@@ -20,20 +20,58 @@ public protocol ScoreNetwork: Sendable {
     /// bytes, aligned to 64.
     func score(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows: Int,
                into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer)
+
+    /// Whether `jvp` is available (likelihoods need it).
+    var supportsJVP: Bool { get }
+    /// Bytes of scratch `jvp` needs for up to `rows` rows with `tangents` vectors each.
+    func jvpWorkspaceBytes(rows: Int, tangents: Int) -> Int
+    /// Scores, as `score` writes them, and forward-mode Jacobian-vector products
+    /// `jv[r, p] = ∂s(x_r, t_r)/∂x · v[r, p]` for `tangents` vectors per row
+    /// (`v` and `jv` are [rows × tangents × D]).
+    func jvp(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows: Int,
+             tangents: Int, v: UnsafePointer<Float>,
+             score out: UnsafeMutablePointer<Float>, jv: UnsafeMutablePointer<Float>,
+             scratch: UnsafeMutableRawPointer)
+}
+
+extension ScoreNetwork {
+    public var supportsJVP: Bool { false }
+    public func jvpWorkspaceBytes(rows: Int, tangents: Int) -> Int { 0 }
+    public func jvp(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows: Int,
+                    tangents: Int, v: UnsafePointer<Float>,
+                    score out: UnsafeMutablePointer<Float>, jv: UnsafeMutablePointer<Float>,
+                    scratch: UnsafeMutableRawPointer) {
+        preconditionFailure("\(typeName) networks have no Jacobian-vector product")
+    }
 }
 
 /// Scratch memory for evaluating a network on up to `rows` rows at once. Owned by
 /// one worker at a time (not Sendable), reused across every step.
 public final class ScoreWorkspace {
     public let rows: Int
+    /// Tangent vectors per row `jvp` can take (0: scores only).
+    public let tangents: Int
     public let network: any ScoreNetwork
     let scratch: UnsafeMutableRawPointer
 
-    public init(network: any ScoreNetwork, rows: Int) {
-        precondition(rows > 0)
+    public init(network: any ScoreNetwork, rows: Int, tangents: Int = 0) {
+        precondition(rows > 0 && tangents >= 0)
+        precondition(tangents == 0 || network.supportsJVP, "\(network.typeName) has no JVP")
         self.rows = rows
+        self.tangents = tangents
         self.network = network
-        scratch = .allocate(byteCount: Swift.max(64, network.workspaceBytes(rows: rows)), alignment: 64)
+        let bytes = Swift.max(network.workspaceBytes(rows: rows),
+                              tangents > 0 ? network.jvpWorkspaceBytes(rows: rows, tangents: tangents) : 0)
+        scratch = .allocate(byteCount: Swift.max(64, bytes), alignment: 64)
+    }
+
+    /// Scores and Jacobian-vector products (see `ScoreNetwork.jvp`).
+    @inline(__always)
+    public func jvp(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows n: Int,
+                    tangents p: Int, v: UnsafePointer<Float>,
+                    score out: UnsafeMutablePointer<Float>, jv: UnsafeMutablePointer<Float>) {
+        precondition(n <= rows && p <= tangents, "workspace holds \(rows)×\(tangents), asked for \(n)×\(p)")
+        network.jvp(x, times: times, rows: n, tangents: p, v: v, score: out, jv: jv, scratch: scratch)
     }
 
     deinit { scratch.deallocate() }
