@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "scoreserve", targets: ["scoreserve"]),
         .library(name: "ScoreCore", targets: ["ScoreCore"]),
+        .library(name: "ScoreSampling", targets: ["ScoreSampling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,14 +26,18 @@ let package = Package(
         // Tensors, kernels, RNG, model files, SDEs and score networks.
         .target(name: "ScoreCore", dependencies: ["COpenBLAS", "ScoreJSON"]),
 
+        // Samplers, ODE solvers, likelihoods and the Dispatch scheduler; no HTTP.
+        .target(name: "ScoreSampling", dependencies: ["ScoreCore"]),
+
         .executableTarget(name: "scoreserve", dependencies: [
-            "ScoreCore", "ScoreJSON",
+            "ScoreCore", "ScoreJSON", "ScoreSampling",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "CLibraryTests", dependencies: ["CJansson", "CMicroHTTPD", "COpenBLAS"]),
         .testTarget(name: "ScoreJSONTests", dependencies: ["ScoreJSON"]),
         .testTarget(name: "ScoreCoreTests", dependencies: ["ScoreCore", "ScoreJSON"]),
+        .testTarget(name: "ScoreSamplingTests", dependencies: ["ScoreSampling", "ScoreCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,7 +34,7 @@ struct RandomTests {
             #expect(normals(key, n) == Array(long.prefix(n)), "first \(n) of 37")
         }
         // Draws in any order or batch give the same values.
-        let keys = (0..<50).map { NoiseKey(seed: 9, index: UInt64($0), step: 11, stream: .corrector) }
+        let keys = (0..<50).map { NoiseKey(seed: 9, index: UInt64($0), step: 11, stream: .corrector(0)) }
         let forward = keys.map { normals($0, 3) }
         let backward = keys.reversed().map { normals($0, 3) }.reversed()
         #expect(forward == Array(backward))
@@ -48,7 +48,7 @@ struct RandomTests {
         k = base; k.index = 6; variants.append(k)
         k = base; k.index = 5 + (1 << 32); variants.append(k)
         k = base; k.step = 3; variants.append(k)
-        k = base; k.stream = .corrector; variants.append(k)
+        k = base; k.stream = .corrector(0); variants.append(k)
         let draws = variants.map { normals($0, 4) }
         #expect(Set(draws.map { $0.map(\.bitPattern) }).count == variants.count)
         // Float32 draws are the Float64 draws rounded.

@@ -11,6 +11,15 @@ public struct ModelConfig: Sendable, Equatable {
     /// The weights file name relative to the model directory (mlp only).
     public let weights: String?
 
+    public init(name: String, description: String, data: DataSpec, sde: SDE, network: NetworkSpec, weights: String?) {
+        self.name = name
+        self.description = description
+        self.data = data
+        self.sde = sde
+        self.network = network
+        self.weights = weights
+    }
+
     /// Characters allowed in a model name: it appears in URLs and must never reach
     /// the filesystem as a path.
     public static func isValidName(_ name: String) -> Bool {

@@ -10,6 +10,17 @@ public struct ScoreModel: Sendable {
     public let tensors: [SafeTensors.TensorInfo]
     public let weightsMetadata: [String: String]
 
+    /// A model from parts (tools and tests; `load` is the usual way in).
+    public init(directory: String, config: ModelConfig, network: any ScoreNetwork,
+                tensors: [SafeTensors.TensorInfo] = [], weightsMetadata: [String: String] = [:]) {
+        precondition(network.dimension == config.data.dimension)
+        self.directory = directory
+        self.config = config
+        self.network = network
+        self.tensors = tensors
+        self.weightsMetadata = weightsMetadata
+    }
+
     public var name: String { config.name }
     public var sde: SDE { config.sde }
     public var data: DataSpec { config.data }

@@ -8,11 +8,15 @@ public struct NoiseStream: RawRepresentable, Sendable, Hashable {
 
     public static let prior = NoiseStream(rawValue: 0)
     public static let predictor = NoiseStream(rawValue: 1)
-    public static let corrector = NoiseStream(rawValue: 2)
     public static let probe = NoiseStream(rawValue: 3)
     public static let dequantize = NoiseStream(rawValue: 4)
     /// Test and tooling draws that must not collide with sampling streams.
     public static let auxiliary = NoiseStream(rawValue: 5)
+    /// The stream of corrector sub-step `j` (0 ≤ j < 1984) within a time step.
+    public static func corrector(_ j: Int) -> NoiseStream {
+        precondition(j >= 0 && j < 1984)
+        return NoiseStream(rawValue: 64 + UInt32(j))
+    }
 
     /// Largest raw value the counter layout can hold.
     public static let maxRawValue: UInt32 = (1 << 11) - 1

@@ -1,0 +1,247 @@
+import Foundation
+import ScoreCore
+import Synchronization
+
+/// Runs sampling, likelihood and encoding jobs: each job is cut into chunks of
+/// trajectories that the shared `Scheduler` runs across the cores.
+///
+/// Sample `i` of (model, parameters, seed) is a pure function of those: its noise is
+/// keyed by (seed, offset + i, step, stream) and the network's row groups make its
+/// arithmetic independent of the other rows in its chunk, so the bits do not depend
+/// on `n`, on the number of threads, or on other jobs running at the same time.
+/// (`corrector: "langevin"` couples a request's samples, so it depends on `n`.)
+public final class SamplingEngine: Sendable {
+    public let scheduler: Scheduler
+    /// Trajectories per chunk.
+    public let chunkSize: Int
+
+    public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 32) {
+        precondition(chunkSize > 0)
+        scheduler = Scheduler(width: threads)
+        self.chunkSize = chunkSize
+    }
+
+    // MARK: Jobs
+
+    /// Runs `chunks` chunks of one job, stopping all of them at the first error.
+    private func run(chunks: Int, control: JobControl,
+                     _ body: @escaping @Sendable (Int, JobControl) throws(SamplingError) -> Void) async throws(SamplingError) {
+        let failure = JobFailure()
+        let linked = control.linked(to: failure.token)
+        control.progress?.start(chunks: chunks)
+        await scheduler.run(chunks: chunks) { index in
+            do throws(SamplingError) {
+                try linked.check()
+                try body(index, linked)
+            } catch {
+                failure.record(error)
+            }
+            linked.progress?.advance()
+        }
+        if let error = failure.error { throw error }
+        try control.check()
+    }
+
+    /// Blocking form of an async engine call, for command-line tools and tests.
+    public func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws(SamplingError) -> T) throws(SamplingError) -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do throws(SamplingError) {
+                let value = try await work()
+                box.result.withLock { $0 = .success(value) }
+            } catch {
+                box.result.withLock { $0 = .failure(error) }
+            }
+            done.signal()
+        }
+        done.wait()
+        return try box.result.withLock { $0! }.get()
+    }
+
+    // MARK: Sampling
+
+    /// Draws samples `offset ..< offset + n` of the seed's sequence.
+    public func sample(_ model: ScoreModel, _ options: SampleOptions,
+                       control: JobControl = JobControl()) async throws(SamplingError) -> SampleResult {
+        let o = try options.resolved(for: model)
+        let d = model.data.dimension
+        let samples = JobOutput<Float>(count: o.n * d, initial: 0)
+        let nfe = JobOutput<Int>(count: o.n, initial: 0)
+        let logLikelihood = JobOutput<Double>(count: o.logLikelihood ? o.n : 0, initial: 0)
+        // Langevin's step couples all of the request's samples: one chunk holds them all.
+        let size = o.corrector == .langevin ? o.n : chunkSize
+        let chunks = (o.n + size - 1) / size
+        try await run(chunks: chunks, control: control) { chunk, control throws(SamplingError) in
+            let first = chunk * size, rows = Swift.min(size, o.n - first)
+            try Self.sampleChunk(model, o, first: first, rows: rows, control: control,
+                                 samples: samples, nfe: nfe, logLikelihood: logLikelihood)
+        }
+        let ll = o.logLikelihood ? logLikelihood.array : nil
+        return SampleResult(seed: o.seed, samples: samples.array, nfe: nfe.array, logLikelihood: ll,
+                            bitsPerDim: ll.map { $0.map { -$0 / (Double(d) * M_LN2) } })
+    }
+
+    private static func sampleChunk(_ model: ScoreModel, _ o: ResolvedSampleOptions, first: Int, rows: Int,
+                                    control: JobControl, samples: JobOutput<Float>, nfe: JobOutput<Int>,
+                                    logLikelihood: JobOutput<Double>) throws(SamplingError) {
+        let sde = model.sde, d = model.data.dimension
+        let state = ChunkState(network: model.network, rows: rows)
+        func startFromPriorOrLatents() {
+            if let latents = o.latents {
+                for i in 0..<(rows * d) { state.x[i] = latents[first * d + i] }
+            } else {
+                state.drawPrior(sde: sde, seed: o.seed) { o.offset + UInt64(first + $0) }
+            }
+        }
+        var counts = [Int](repeating: 0, count: rows)
+        switch o.sampler {
+        case .eulerMaruyama, .reverseDiffusion, .ancestral, .pc:
+            try ReverseSDESampler(sde: sde, options: o).run(state, first: first, control: control)
+            counts = state.nfe
+        case .dpmSolver:
+            startFromPriorOrLatents()
+            try DPMSolver(sde: sde, steps: o.steps, order: o.order, eps: o.eps).run(state, control: control)
+            try state.checkFinite(state.x, firstSample: first, what: "sample")
+            counts = state.nfe
+        case .ode:
+            startFromPriorOrLatents()
+            let divergence = o.logLikelihood ? o.divergence : nil
+            let flow = ProbabilityFlow(sde: sde, network: model.network, capacity: rows, divergence: divergence,
+                                       seed: o.seed, probeIndex: { o.offset + UInt64(first + $0) })
+            let w = flow.width
+            let y = UnsafeMutablePointer<Double>.allocate(capacity: rows * w)
+            defer { y.deallocate() }
+            for r in 0..<rows {
+                for j in 0..<d { y[r * w + j] = state.x[r * d + j] }
+                if divergence != nil { y[r * w + d] = 0 }
+            }
+            if o.method == .rk45 {
+                try ODESolver.rk45(flow, y: y, rows: rows, from: sde.T, to: o.eps, rtol: o.rtol, atol: o.atol,
+                                   control: control, firstSample: first)
+            } else {
+                try ODESolver.fixed(flow, method: o.method, y: y, rows: rows, from: sde.T, to: o.eps,
+                                    steps: o.steps, control: control)
+            }
+            for r in 0..<rows {
+                if divergence != nil {
+                    // log p_eps(x) = log π(x_T) − ℓ(eps), with ℓ(T) = 0 (see ProbabilityFlow).
+                    var norm = 0.0
+                    for j in 0..<d { norm += state.x[r * d + j] * state.x[r * d + j] }
+                    let ll = sde.priorLogDensity(squaredNorm: norm, dimension: d) - y[r * w + d] - model.data.logAbsScale
+                    guard ll.isFinite else { throw .nonFinite("the log-likelihood of sample \(first + r) is not finite") }
+                    logLikelihood.buffer[first + r] = ll
+                }
+                for j in 0..<d { state.x[r * d + j] = y[r * w + j] }
+            }
+            counts = flow.nfe
+            if o.denoise {
+                // One Tweedie step: E[x_0 | x_eps] = (x + σ_eps² s(x, eps)) / a_eps.
+                for r in 0..<rows { state.times[r] = o.eps }
+                state.evaluate(state.x, count: rows)
+                let a = sde.meanCoefficient(o.eps), s = sde.marginalStd(o.eps)
+                for i in 0..<(rows * d) { state.x[i] = (state.x[i] + s * s * Double(state.score[i])) / a }
+                for r in 0..<rows { counts[r] += 1 }
+            }
+            try state.checkFinite(state.x, firstSample: first, what: "sample")
+        }
+        let data = model.data
+        for r in 0..<rows {
+            for j in 0..<d {
+                let v = Float(state.x[r * d + j] * data.scale[j] + data.shift[j])
+                guard v.isFinite else { throw .nonFinite("sample \(first + r) is outside the Float32 range") }
+                samples.buffer[(first + r) * d + j] = v
+            }
+            nfe.buffer[first + r] = counts[r]
+        }
+    }
+
+    // MARK: Likelihood and encoding
+
+    /// Log-likelihoods (nats, data space) of points by the instantaneous change of
+    /// variables along the probability-flow ODE from eps to T (rk45).
+    public func likelihood(_ model: ScoreModel, _ options: LikelihoodOptions,
+                           control: JobControl = JobControl()) async throws(SamplingError) -> LikelihoodResult {
+        let (divergence, eps) = try options.resolved(for: model)
+        let d = model.data.dimension, n = options.x.count / d
+        let draws = Swift.max(1, options.dequantize)
+        let ll = JobOutput<Double>(count: n, initial: 0)
+        let latents = JobOutput<Double>(count: n * d, initial: 0)
+        let nfe = JobOutput<Int>(count: n, initial: 0)
+        let size = chunkSize
+        try await run(chunks: (n + size - 1) / size, control: control) { chunk, control throws(SamplingError) in
+            let first = chunk * size, rows = Swift.min(size, n - first)
+            let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: divergence,
+                                       seed: options.seed, probeIndex: { UInt64(first + $0) })
+            let w = flow.width
+            let y = UnsafeMutablePointer<Double>.allocate(capacity: rows * w)
+            var u = [Double](repeating: 0, count: d)
+            defer { y.deallocate() }
+            for draw in 0..<draws {
+                for r in 0..<rows {
+                    if options.dequantize > 0 {
+                        u.withUnsafeMutableBufferPointer {
+                            Noise.uniform(NoiseKey(seed: options.seed, index: UInt64(first + r), step: UInt32(draw),
+                                                   stream: .dequantize), into: $0)
+                        }
+                    }
+                    for j in 0..<d {
+                        let x = options.x[(first + r) * d + j] + (options.dequantize > 0 ? u[j] : 0)
+                        y[r * w + j] = (x - model.data.shift[j]) / model.data.scale[j]
+                    }
+                    y[r * w + d] = 0
+                }
+                try ODESolver.rk45(flow, y: y, rows: rows, from: eps, to: model.sde.T, rtol: options.rtol,
+                                   atol: options.atol, control: control, firstSample: first)
+                for r in 0..<rows {
+                    var norm = 0.0
+                    for j in 0..<d { norm += y[r * w + j] * y[r * w + j] }
+                    // log p_eps(x) = log π(z) + ∫_eps^T ∇·f̃ dt, then the scaler's Jacobian.
+                    let value = model.sde.priorLogDensity(squaredNorm: norm, dimension: d) + y[r * w + d]
+                        - model.data.logAbsScale
+                    guard value.isFinite else { throw .nonFinite("the log-likelihood of point \(first + r) is not finite") }
+                    ll.buffer[first + r] += value / Double(draws)
+                    if draw == 0 { for j in 0..<d { latents.buffer[(first + r) * d + j] = y[r * w + j] } }
+                }
+            }
+            for r in 0..<rows { nfe.buffer[first + r] = flow.nfe[r] }
+        }
+        let values = ll.array
+        return LikelihoodResult(logLikelihood: values, bitsPerDim: values.map { -$0 / (Double(d) * M_LN2) },
+                                latents: latents.array, nfe: nfe.array)
+    }
+
+    /// Prior latents x(T) of data points: the probability-flow ODE from eps to T (rk45).
+    public func encode(_ model: ScoreModel, _ options: EncodeOptions,
+                       control: JobControl = JobControl()) async throws(SamplingError) -> EncodeResult {
+        let d = model.data.dimension
+        try check(!options.x.isEmpty && options.x.count % d == 0, "x", "expected points of \(d) values each")
+        try check(options.x.count / d <= SampleOptions.maxN, "x", "at most \(SampleOptions.maxN) points")
+        if let i = options.x.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidArgument(field: "x", message: "point \(i / d) has a non-finite value")
+        }
+        try checkTolerance(options.rtol, "rtol")
+        try checkTolerance(options.atol, "atol")
+        let eps = options.eps ?? model.sde.likelihoodEps
+        try checkEps(eps, model.sde)
+        let n = options.x.count / d
+        let latents = JobOutput<Double>(count: n * d, initial: 0)
+        let nfe = JobOutput<Int>(count: n, initial: 0)
+        let size = chunkSize
+        try await run(chunks: (n + size - 1) / size, control: control) { chunk, control throws(SamplingError) in
+            let first = chunk * size, rows = Swift.min(size, n - first)
+            let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: nil)
+            let y = UnsafeMutablePointer<Double>.allocate(capacity: rows * d)
+            defer { y.deallocate() }
+            for i in 0..<(rows * d) {
+                let j = i % d
+                y[i] = (options.x[first * d + i] - model.data.shift[j]) / model.data.scale[j]
+            }
+            try ODESolver.rk45(flow, y: y, rows: rows, from: eps, to: model.sde.T, rtol: options.rtol,
+                               atol: options.atol, control: control, firstSample: first)
+            for i in 0..<(rows * d) { latents.buffer[first * d + i] = y[i] }
+            for r in 0..<rows { nfe.buffer[first + r] = flow.nfe[r] }
+        }
+        return EncodeResult(latents: latents.array, nfe: nfe.array)
+    }
+}

@@ -1,0 +1,71 @@
+import Dispatch
+import Synchronization
+
+/// Cancels a job: set when its client goes away, read by workers between steps.
+public final class CancellationToken: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Counts a job's finished chunks, for progress bars.
+public final class JobProgress: Sendable {
+    private let done = Atomic<Int>(0)
+    private let total = Atomic<Int>(0)
+
+    public init() {}
+
+    func start(chunks: Int) { total.store(chunks, ordering: .relaxed); done.store(0, ordering: .relaxed) }
+    func advance() { done.add(1, ordering: .relaxed) }
+
+    /// (finished chunks, all chunks) of the running job.
+    public var fraction: (done: Int, total: Int) { (done.load(ordering: .relaxed), total.load(ordering: .relaxed)) }
+}
+
+/// What stops a job early: its cancellation token and its deadline. Workers call
+/// `check()` between steps, so a stopped job ends within one step per chunk.
+public struct JobControl: Sendable {
+    public let token: CancellationToken
+    /// Deadline in `DispatchTime` uptime nanoseconds; nil for none.
+    public let deadline: UInt64?
+    /// Set by the engine when another chunk of the same job failed.
+    let failure: CancellationToken?
+    /// Receives finished-chunk counts, if set.
+    public let progress: JobProgress?
+
+    public init(token: CancellationToken = CancellationToken(), deadline: DispatchTime? = nil,
+                progress: JobProgress? = nil) {
+        self.token = token
+        self.deadline = deadline?.uptimeNanoseconds
+        self.failure = nil
+        self.progress = progress
+    }
+
+    private init(token: CancellationToken, deadlineNanoseconds: UInt64?, failure: CancellationToken,
+                 progress: JobProgress?) {
+        self.token = token
+        self.deadline = deadlineNanoseconds
+        self.failure = failure
+        self.progress = progress
+    }
+
+    /// This control, also stopped by `failure`.
+    func linked(to failure: CancellationToken) -> JobControl {
+        JobControl(token: token, deadlineNanoseconds: deadline, failure: failure, progress: progress)
+    }
+
+    /// A control with a deadline `milliseconds` from now.
+    public static func timeout(milliseconds: Int, token: CancellationToken = CancellationToken()) -> JobControl {
+        JobControl(token: token, deadline: .now() + .milliseconds(milliseconds))
+    }
+
+    /// Throws when the job must stop.
+    @inline(__always)
+    public func check() throws(SamplingError) {
+        if token.isCancelled || failure?.isCancelled == true { throw .cancelled }
+        if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { throw .deadlineExceeded }
+    }
+}
