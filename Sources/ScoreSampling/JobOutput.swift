@@ -29,7 +29,3 @@ final class JobFailure: Sendable {
     var error: SamplingError? { first.withLock { $0 } }
 }
 
-/// Carries a result from a task to a thread that waits for it.
-final class ResultBox<T: Sendable>: Sendable {
-    let result = Mutex<Result<T, SamplingError>?>(nil)
-}

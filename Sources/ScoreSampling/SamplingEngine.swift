@@ -1,6 +1,5 @@
 import Foundation
 import ScoreCore
-import Synchronization
 
 /// Runs sampling, likelihood and encoding jobs: each job is cut into chunks of
 /// trajectories that the shared `Scheduler` runs across the cores.
@@ -23,47 +22,88 @@ public final class SamplingEngine: Sendable {
 
     // MARK: Jobs
 
-    /// Runs `chunks` chunks of one job, stopping all of them at the first error.
-    private func run(chunks: Int, control: JobControl,
-                     _ body: @escaping @Sendable (Int, JobControl) throws(SamplingError) -> Void) async throws(SamplingError) {
+    /// A validated job: its chunks and how to assemble the answer once they have run.
+    struct PreparedJob<T: Sendable>: Sendable {
+        let chunks: Int
+        let body: @Sendable (Int, JobControl) throws(SamplingError) -> Void
+        let finish: @Sendable () -> T
+    }
+
+    /// Wraps a job's chunks so the first error stops the others, and reports progress.
+    private func wrap<T>(_ job: PreparedJob<T>, _ control: JobControl) -> (JobFailure, @Sendable (Int) -> Void) {
         let failure = JobFailure()
         let linked = control.linked(to: failure.token)
-        control.progress?.start(chunks: chunks)
-        await scheduler.run(chunks: chunks) { index in
+        control.progress?.start(chunks: job.chunks)
+        return (failure, { index in
             do throws(SamplingError) {
                 try linked.check()
-                try body(index, linked)
+                try job.body(index, linked)
             } catch {
                 failure.record(error)
             }
             linked.progress?.advance()
-        }
+        })
+    }
+
+    /// Runs a job on the scheduler and awaits it.
+    func execute<T>(_ job: PreparedJob<T>, _ control: JobControl) async throws(SamplingError) -> T {
+        let (failure, body) = wrap(job, control)
+        await scheduler.run(chunks: job.chunks, body)
         if let error = failure.error { throw error }
         try control.check()
+        return job.finish()
     }
 
-    /// Blocking form of an async engine call, for command-line tools and tests.
-    public func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws(SamplingError) -> T) throws(SamplingError) -> T {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do throws(SamplingError) {
-                let value = try await work()
-                box.result.withLock { $0 = .success(value) }
-            } catch {
-                box.result.withLock { $0 = .failure(error) }
-            }
-            done.signal()
-        }
-        done.wait()
-        return try box.result.withLock { $0! }.get()
+    /// Runs a job on the scheduler, blocking the calling thread (command-line tools and
+    /// tests; never call it from async code, whose threads it would hold).
+    func executeBlocking<T>(_ job: PreparedJob<T>, _ control: JobControl) throws(SamplingError) -> T {
+        let (failure, body) = wrap(job, control)
+        scheduler.runBlocking(chunks: job.chunks, body)
+        if let error = failure.error { throw error }
+        try control.check()
+        return job.finish()
     }
-
-    // MARK: Sampling
 
     /// Draws samples `offset ..< offset + n` of the seed's sequence.
     public func sample(_ model: ScoreModel, _ options: SampleOptions,
                        control: JobControl = JobControl()) async throws(SamplingError) -> SampleResult {
+        try await execute(try prepareSample(model, options), control)
+    }
+
+    /// Blocking form of `sample`.
+    public func sampleBlocking(_ model: ScoreModel, _ options: SampleOptions,
+                               control: JobControl = JobControl()) throws(SamplingError) -> SampleResult {
+        try executeBlocking(try prepareSample(model, options), control)
+    }
+
+    /// Log-likelihoods (nats, data space) of points by the instantaneous change of
+    /// variables along the probability-flow ODE from eps to T (rk45).
+    public func likelihood(_ model: ScoreModel, _ options: LikelihoodOptions,
+                           control: JobControl = JobControl()) async throws(SamplingError) -> LikelihoodResult {
+        try await execute(try prepareLikelihood(model, options), control)
+    }
+
+    /// Blocking form of `likelihood`.
+    public func likelihoodBlocking(_ model: ScoreModel, _ options: LikelihoodOptions,
+                                   control: JobControl = JobControl()) throws(SamplingError) -> LikelihoodResult {
+        try executeBlocking(try prepareLikelihood(model, options), control)
+    }
+
+    /// Prior latents x(T) of data points: the probability-flow ODE from eps to T (rk45).
+    public func encode(_ model: ScoreModel, _ options: EncodeOptions,
+                       control: JobControl = JobControl()) async throws(SamplingError) -> EncodeResult {
+        try await execute(try prepareEncode(model, options), control)
+    }
+
+    /// Blocking form of `encode`.
+    public func encodeBlocking(_ model: ScoreModel, _ options: EncodeOptions,
+                               control: JobControl = JobControl()) throws(SamplingError) -> EncodeResult {
+        try executeBlocking(try prepareEncode(model, options), control)
+    }
+
+    // MARK: Preparing jobs
+
+    private func prepareSample(_ model: ScoreModel, _ options: SampleOptions) throws(SamplingError) -> PreparedJob<SampleResult> {
         let o = try options.resolved(for: model)
         let d = model.data.dimension
         let samples = JobOutput<Float>(count: o.n * d, initial: 0)
@@ -72,14 +112,15 @@ public final class SamplingEngine: Sendable {
         // Langevin's step couples all of the request's samples: one chunk holds them all.
         let size = o.corrector == .langevin ? o.n : chunkSize
         let chunks = (o.n + size - 1) / size
-        try await run(chunks: chunks, control: control) { chunk, control throws(SamplingError) in
+        return PreparedJob(chunks: chunks, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, o.n - first)
             try Self.sampleChunk(model, o, first: first, rows: rows, control: control,
                                  samples: samples, nfe: nfe, logLikelihood: logLikelihood)
-        }
-        let ll = o.logLikelihood ? logLikelihood.array : nil
-        return SampleResult(seed: o.seed, samples: samples.array, nfe: nfe.array, logLikelihood: ll,
-                            bitsPerDim: ll.map { $0.map { -$0 / (Double(d) * M_LN2) } })
+        }, finish: {
+            let ll = o.logLikelihood ? logLikelihood.array : nil
+            return SampleResult(seed: o.seed, samples: samples.array, nfe: nfe.array, logLikelihood: ll,
+                                bitsPerDim: ll.map { $0.map { -$0 / (Double(d) * M_LN2) } })
+        })
     }
 
     private static func sampleChunk(_ model: ScoreModel, _ o: ResolvedSampleOptions, first: Int, rows: Int,
@@ -156,12 +197,7 @@ public final class SamplingEngine: Sendable {
         }
     }
 
-    // MARK: Likelihood and encoding
-
-    /// Log-likelihoods (nats, data space) of points by the instantaneous change of
-    /// variables along the probability-flow ODE from eps to T (rk45).
-    public func likelihood(_ model: ScoreModel, _ options: LikelihoodOptions,
-                           control: JobControl = JobControl()) async throws(SamplingError) -> LikelihoodResult {
+    private func prepareLikelihood(_ model: ScoreModel, _ options: LikelihoodOptions) throws(SamplingError) -> PreparedJob<LikelihoodResult> {
         let (divergence, eps) = try options.resolved(for: model)
         let d = model.data.dimension, n = options.x.count / d
         let draws = Swift.max(1, options.dequantize)
@@ -169,7 +205,7 @@ public final class SamplingEngine: Sendable {
         let latents = JobOutput<Double>(count: n * d, initial: 0)
         let nfe = JobOutput<Int>(count: n, initial: 0)
         let size = chunkSize
-        try await run(chunks: (n + size - 1) / size, control: control) { chunk, control throws(SamplingError) in
+        return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)
             let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: divergence,
                                        seed: options.seed, probeIndex: { UInt64(first + $0) })
@@ -205,15 +241,14 @@ public final class SamplingEngine: Sendable {
                 }
             }
             for r in 0..<rows { nfe.buffer[first + r] = flow.nfe[r] }
-        }
-        let values = ll.array
-        return LikelihoodResult(logLikelihood: values, bitsPerDim: values.map { -$0 / (Double(d) * M_LN2) },
-                                latents: latents.array, nfe: nfe.array)
+        }, finish: {
+            let values = ll.array
+            return LikelihoodResult(logLikelihood: values, bitsPerDim: values.map { -$0 / (Double(d) * M_LN2) },
+                                    latents: latents.array, nfe: nfe.array)
+        })
     }
 
-    /// Prior latents x(T) of data points: the probability-flow ODE from eps to T (rk45).
-    public func encode(_ model: ScoreModel, _ options: EncodeOptions,
-                       control: JobControl = JobControl()) async throws(SamplingError) -> EncodeResult {
+    private func prepareEncode(_ model: ScoreModel, _ options: EncodeOptions) throws(SamplingError) -> PreparedJob<EncodeResult> {
         let d = model.data.dimension
         try check(!options.x.isEmpty && options.x.count % d == 0, "x", "expected points of \(d) values each")
         try check(options.x.count / d <= SampleOptions.maxN, "x", "at most \(SampleOptions.maxN) points")
@@ -228,7 +263,7 @@ public final class SamplingEngine: Sendable {
         let latents = JobOutput<Double>(count: n * d, initial: 0)
         let nfe = JobOutput<Int>(count: n, initial: 0)
         let size = chunkSize
-        try await run(chunks: (n + size - 1) / size, control: control) { chunk, control throws(SamplingError) in
+        return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)
             let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: nil)
             let y = UnsafeMutablePointer<Double>.allocate(capacity: rows * d)
@@ -241,7 +276,6 @@ public final class SamplingEngine: Sendable {
                                atol: options.atol, control: control, firstSample: first)
             for i in 0..<(rows * d) { latents.buffer[first * d + i] = y[i] }
             for r in 0..<rows { nfe.buffer[first + r] = flow.nfe[r] }
-        }
-        return EncodeResult(latents: latents.array, nfe: nfe.array)
+        }, finish: { EncodeResult(latents: latents.array, nfe: nfe.array) })
     }
 }

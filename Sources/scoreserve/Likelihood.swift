@@ -46,8 +46,8 @@ struct Likelihood: ParsableCommand {
         let engine = engineOptions.engine()
         let options = o
         let start = DispatchTime.now()
-        let result = try runJob(engine, label: "likelihood") { control async throws(SamplingError) in
-            try await engine.likelihood(model, options, control: control)
+        let result = try runJob(label: "likelihood") { control throws(SamplingError) in
+            try engine.likelihoodBlocking(model, options, control: control)
         }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         let latents = result.latents.map { Float($0) }
@@ -93,8 +93,8 @@ struct Encode: ParsableCommand {
         o.eps = eps
         let engine = engineOptions.engine()
         let options = o
-        let result = try runJob(engine, label: "encoding") { control async throws(SamplingError) in
-            try await engine.encode(model, options, control: control)
+        let result = try runJob(label: "encoding") { control throws(SamplingError) in
+            try engine.encodeBlocking(model, options, control: control)
         }
         // Latents keep full Float64 precision in JSON so decoding round-trips.
         var rows: [JSONValue] = []

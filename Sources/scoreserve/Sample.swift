@@ -21,14 +21,13 @@ struct EngineOptions: ParsableArguments {
 }
 
 /// Runs an engine call with a progress bar and maps its errors to CLI errors.
-func runJob<T: Sendable>(_ engine: SamplingEngine, label: String,
-                         _ work: @escaping @Sendable (JobControl) async throws(SamplingError) -> T) throws -> T {
+func runJob<T>(label: String, _ work: (JobControl) throws(SamplingError) -> T) throws -> T {
     let progress = JobProgress()
     let bar = ProgressBar(label: label)
     bar.start(progress)
     defer { bar.stop() }
     do {
-        return try engine.blocking { () async throws(SamplingError) -> T in try await work(JobControl(progress: progress)) }
+        return try work(JobControl(progress: progress))
     } catch {
         throw ValidationError("\(error)")
     }
@@ -100,8 +99,8 @@ struct Sample: ParsableCommand {
         let engine = engineOptions.engine()
         let options = o
         let start = DispatchTime.now()
-        let result = try runJob(engine, label: "sampling") { control async throws(SamplingError) in
-            try await engine.sample(model, options, control: control)
+        let result = try runJob(label: "sampling") { control throws(SamplingError) in
+            try engine.sampleBlocking(model, options, control: control)
         }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         var answer = JSONObject([

@@ -100,14 +100,15 @@ enum Statistics {
 }
 
 extension SamplingEngine {
-    /// Blocking sample for tests.
+    /// Blocking calls for tests: they wait on Dispatch, not on the Swift concurrency
+    /// pool, so tests running in parallel cannot starve each other.
     func sampleNow(_ model: ScoreModel, _ options: SampleOptions, control: JobControl = JobControl()) throws(SamplingError) -> SampleResult {
-        try blocking { () async throws(SamplingError) in try await self.sample(model, options, control: control) }
+        try sampleBlocking(model, options, control: control)
     }
     func likelihoodNow(_ model: ScoreModel, _ options: LikelihoodOptions) throws(SamplingError) -> LikelihoodResult {
-        try blocking { () async throws(SamplingError) in try await self.likelihood(model, options) }
+        try likelihoodBlocking(model, options)
     }
     func encodeNow(_ model: ScoreModel, _ options: EncodeOptions) throws(SamplingError) -> EncodeResult {
-        try blocking { () async throws(SamplingError) in try await self.encode(model, options) }
+        try encodeBlocking(model, options)
     }
 }
