@@ -46,7 +46,7 @@ struct Likelihood: ParsableCommand {
         let engine = engineOptions.engine()
         let options = o
         let start = DispatchTime.now()
-        let result = try runJob(label: "likelihood") { control throws(SamplingError) in
+        let result = try runJob(label: "likelihood", timeoutMs: engineOptions.timeoutMs) { control throws(SamplingError) in
             try engine.likelihoodBlocking(model, options, control: control)
         }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
@@ -93,7 +93,7 @@ struct Encode: ParsableCommand {
         o.eps = eps
         let engine = engineOptions.engine()
         let options = o
-        let result = try runJob(label: "encoding") { control throws(SamplingError) in
+        let result = try runJob(label: "encoding", timeoutMs: engineOptions.timeoutMs) { control throws(SamplingError) in
             try engine.encodeBlocking(model, options, control: control)
         }
         // Latents keep full Float64 precision in JSON so decoding round-trips.

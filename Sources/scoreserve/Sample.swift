@@ -15,19 +15,23 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Write the output to this file instead of stdout.")
     var output: String?
 
+    @Option(help: "Deadline in milliseconds; past it the job stops with an error.")
+    var timeoutMs: Int?
+
     func engine() -> SamplingEngine {
         SamplingEngine(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 }
 
 /// Runs an engine call with a progress bar and maps its errors to CLI errors.
-func runJob<T>(label: String, _ work: (JobControl) throws(SamplingError) -> T) throws -> T {
+func runJob<T>(label: String, timeoutMs: Int?, _ work: (JobControl) throws(SamplingError) -> T) throws -> T {
+    if let timeoutMs, timeoutMs <= 0 { throw ValidationError("--timeout-ms must be positive") }
     let progress = JobProgress()
     let bar = ProgressBar(label: label)
     bar.start(progress)
     defer { bar.stop() }
     do {
-        return try work(JobControl(progress: progress))
+        return try work(JobControl(deadline: timeoutMs.map { .now() + .milliseconds($0) }, progress: progress))
     } catch {
         throw ValidationError("\(error)")
     }
@@ -99,7 +103,7 @@ struct Sample: ParsableCommand {
         let engine = engineOptions.engine()
         let options = o
         let start = DispatchTime.now()
-        let result = try runJob(label: "sampling") { control throws(SamplingError) in
+        let result = try runJob(label: "sampling", timeoutMs: engineOptions.timeoutMs) { control throws(SamplingError) in
             try engine.sampleBlocking(model, options, control: control)
         }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6

@@ -79,4 +79,43 @@ struct CLITests {
                               "--input", xFile.path, "--t", "0"])
         #expect(bad.status != 0 && bad.stderr.contains("--t"))
     }
+
+    @Test("sample, likelihood and encode print the API's JSON and write .npy")
+    func sampling() throws {
+        let root = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let model = packageRoot.appendingPathComponent("Models/gmm-demo").path
+        let r = try runCLI(["sample", model, "--n", "3", "--seed", "11", "--sampler", "dpm-solver", "--threads", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        guard case .object(let o) = try JSONValue.parse(r.stdout), case .array(let rows)? = o["samples"] else {
+            Issue.record("bad output: \(r.stdout)"); return
+        }
+        #expect(o["seed"] == .integer(11) && o["n"] == .integer(3) && o["model"] == .string("gmm-demo"))
+        #expect(rows.count == 3 && o["nfe"] == .array([.integer(20), .integer(20), .integer(20)]))
+        // The same request as float32 .npy holds the same numbers.
+        let npy = root.appendingPathComponent("s.npy").path
+        let n = try runCLI(["sample", model, "--n", "3", "--seed", "11", "--sampler", "dpm_solver",
+                            "--format", "npy", "--output", npy])
+        #expect(n.status == 0, "\(n.stderr)")
+        let array = try NPY.read([UInt8](Data(contentsOf: URL(fileURLWithPath: npy))))
+        #expect(array.shape == [3, 2])
+        let json = rows.flatMap { row -> [Double] in
+            guard case .array(let v) = row else { return [] }
+            return v.compactMap(\.doubleValue)
+        }
+        #expect(array.values.map { Float($0) } == json.map { Float($0) })
+
+        try Data("[[2, 0], [0, 2]]".utf8).write(to: root.appendingPathComponent("p.json"))
+        let ll = try runCLI(["likelihood", model, "--input", root.appendingPathComponent("p.json").path, "--seed", "1"])
+        #expect(ll.status == 0, "\(ll.stderr)")
+        #expect(ll.stdout.contains("\"log_likelihood\":[") && ll.stdout.contains("\"latents\":[["))
+        let enc = try runCLI(["encode", model, "--input", root.appendingPathComponent("p.json").path])
+        #expect(enc.status == 0 && enc.stdout.hasPrefix("{\"latents\":[["))
+
+        // Errors name the flag or field.
+        let bad = try runCLI(["sample", model, "--sampler", "ode", "--order", "2"])
+        #expect(bad.status != 0 && bad.stderr.contains("order"))
+        let slow = try runCLI(["sample", model, "--steps", "10000000", "--n", "64", "--timeout-ms", "200"])
+        #expect(slow.status != 0 && slow.stderr.contains("deadline"))
+    }
 }
