@@ -45,17 +45,17 @@ struct ReproducibilityTests {
         r.samples[(rows.lowerBound * d)..<(rows.upperBound * d)].map(\.bitPattern)
     }
 
-    @Test("threads 1 vs 2, n = 5 vs 50, offsets, and other jobs do not change a sample's bits")
+    @Test("threads 1 vs all cores, n = 5 vs 50, offsets, and other jobs do not change a sample's bits")
     func bitwise() throws {
         let one = SamplingEngine(threads: 1, chunkSize: 32)
-        let two = SamplingEngine(threads: 2, chunkSize: 32)
+        let all = SamplingEngine(threads: max(2, ProcessInfo.processInfo.activeProcessorCount), chunkSize: 32)
         for model in try Self.models() {
             let d = model.data.dimension
             for base in Self.optionSets() {
                 var small = base; small.n = 5
                 var large = base; large.n = 50
                 let a = try one.sampleNow(model, small)
-                let b = try two.sampleNow(model, large)
+                let b = try all.sampleNow(model, large)
                 let label = "\(model.name) \(base.sampler.rawValue)"
                 #expect(Self.bits(a, rows: 0..<5, d: d) == Self.bits(b, rows: 0..<5, d: d), "\(label): n=5 vs n=50")
                 #expect(a.nfe == Array(b.nfe.prefix(5)), "\(label): nfe")
@@ -64,7 +64,7 @@ struct ReproducibilityTests {
                 }
                 // A shard: samples 37 ..< 45 of the same sequence.
                 var shard = base; shard.n = 8; shard.offset = 37
-                let c = try two.sampleNow(model, shard)
+                let c = try all.sampleNow(model, shard)
                 #expect(Self.bits(c, rows: 0..<8, d: d) == Self.bits(b, rows: 37..<45, d: d), "\(label): offset 37")
             }
         }
