@@ -33,7 +33,7 @@ test: deps
 	$(SWIFT) test --skip-build
 
 serve: release
-	.build/release/scoreserve serve --models $(MODELS)
+	.build/release/scoreserve serve --models $(MODELS) --host $(HOST) --port $(PORT)
 
 clean:
 	rm -rf .build

@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // C libraries, each behind one thin shim module.
@@ -29,8 +30,17 @@ let package = Package(
         // Samplers, ODE solvers, likelihoods and the Dispatch scheduler; no HTTP.
         .target(name: "ScoreSampling", dependencies: ["ScoreCore"]),
 
+        // HTTP transport over libmicrohttpd: bytes, routing, suspend/resume; no models.
+        .target(name: "ScoreHTTPTransport", dependencies: ["CMicroHTTPD"]),
+        // The API: handlers, validation, admission, metrics, OpenAPI.
+        .target(name: "ScoreHTTP", dependencies: [
+            "ScoreHTTPTransport", "ScoreJSON", "ScoreCore", "ScoreSampling",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .executableTarget(name: "scoreserve", dependencies: [
-            "ScoreCore", "ScoreJSON", "ScoreSampling",
+            "ScoreCore", "ScoreJSON", "ScoreSampling", "ScoreHTTP", "ScoreHTTPTransport",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -38,6 +48,7 @@ let package = Package(
         .testTarget(name: "ScoreJSONTests", dependencies: ["ScoreJSON"]),
         .testTarget(name: "ScoreCoreTests", dependencies: ["ScoreCore", "ScoreJSON"]),
         .testTarget(name: "ScoreSamplingTests", dependencies: ["ScoreSampling", "ScoreCore"]),
+        .testTarget(name: "ScoreHTTPTests", dependencies: ["ScoreHTTP", "ScoreHTTPTransport", "ScoreSampling", "ScoreCore", "ScoreJSON"]),
     ],
     swiftLanguageModes: [.v6]
 )

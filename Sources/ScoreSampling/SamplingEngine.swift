@@ -13,6 +13,8 @@ public final class SamplingEngine: Sendable {
     public let scheduler: Scheduler
     /// Trajectories per chunk.
     public let chunkSize: Int
+    /// What this engine has run.
+    public let stats = EngineStats()
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 32) {
         precondition(chunkSize > 0)
@@ -32,9 +34,10 @@ public final class SamplingEngine: Sendable {
     /// Wraps a job's chunks so the first error stops the others, and reports progress.
     private func wrap<T>(_ job: PreparedJob<T>, _ control: JobControl) -> (JobFailure, @Sendable (Int) -> Void) {
         let failure = JobFailure()
-        let linked = control.linked(to: failure.token)
+        let linked = control.linked(to: failure.token, stats: stats)
         control.progress?.start(chunks: job.chunks)
         return (failure, { index in
+            linked.progress?.chunkStarted()
             do throws(SamplingError) {
                 try linked.check()
                 try job.body(index, linked)
@@ -52,6 +55,40 @@ public final class SamplingEngine: Sendable {
         if let error = failure.error { throw error }
         try control.check()
         return job.finish()
+    }
+
+    /// Runs a job on the scheduler and calls `completion` (on a worker thread) when done.
+    func submit<T>(_ job: PreparedJob<T>, _ control: JobControl,
+                   completion: @escaping @Sendable (Result<T, SamplingError>) -> Void) {
+        let (failure, body) = wrap(job, control)
+        scheduler.submit(chunks: job.chunks, body) {
+            if let error = failure.error { completion(.failure(error)); return }
+            do throws(SamplingError) {
+                try control.check()
+                completion(.success(job.finish()))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
+    /// Starts a sampling job and calls `completion` when it ends; validation errors are
+    /// thrown at once, before any work is queued.
+    public func sample(_ model: ScoreModel, _ options: SampleOptions, control: JobControl = JobControl(),
+                       completion: @escaping @Sendable (Result<SampleResult, SamplingError>) -> Void) throws(SamplingError) {
+        submit(try prepareSample(model, options), control, completion: completion)
+    }
+
+    /// Starts a likelihood job (see `sample(_:_:control:completion:)`).
+    public func likelihood(_ model: ScoreModel, _ options: LikelihoodOptions, control: JobControl = JobControl(),
+                           completion: @escaping @Sendable (Result<LikelihoodResult, SamplingError>) -> Void) throws(SamplingError) {
+        submit(try prepareLikelihood(model, options), control, completion: completion)
+    }
+
+    /// Starts an encoding job (see `sample(_:_:control:completion:)`).
+    public func encode(_ model: ScoreModel, _ options: EncodeOptions, control: JobControl = JobControl(),
+                       completion: @escaping @Sendable (Result<EncodeResult, SamplingError>) -> Void) throws(SamplingError) {
+        submit(try prepareEncode(model, options), control, completion: completion)
     }
 
     /// Runs a job on the scheduler, blocking the calling thread (command-line tools and

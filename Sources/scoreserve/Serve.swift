@@ -1,29 +1,152 @@
 import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
 import ScoreCore
+import ScoreHTTP
+import ScoreHTTPTransport
+import ScoreSampling
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load every model under a directory and serve them over HTTP.",
+        abstract: "Serve every model under a directory over HTTP.",
         discussion: """
-            The HTTP service is not built yet: this loads and lists the models, so a
-            broken model directory is reported now.
+            Every option can also be set by the environment variable named in its help
+            (the flag wins). On SIGTERM or SIGINT the server turns /readyz to 503, answers
+            new work with 503, finishes the work in flight (up to --grace-seconds), stops
+            listening and exits 0.
 
-            Example:
-              scoreserve serve --models Models
+            Examples:
+              scoreserve serve --models Models --port 8080
+              SCORESERVE_API_KEY=secret scoreserve serve --host 0.0.0.0
             """)
 
-    @Option(help: "Directory holding one sub-directory per model.")
-    var models = "Models"
+    @Option(help: "Address to bind; 0.0.0.0 or :: to listen on every interface. [SCORESERVE_HOST, default 127.0.0.1]")
+    var host: String?
+    @Option(help: "Port (0 picks a free one and prints it). [SCORESERVE_PORT, default 8080]")
+    var port: Int?
+    @Option(help: "Directory with one sub-directory per model. [SCORESERVE_MODELS, default Models]")
+    var models: String?
+    @Option(help: "Sampling threads. [SCORESERVE_THREADS, default: the CPU limit of the container or the cores]")
+    var threads: Int?
+    @Option(help: "libmicrohttpd threads (they only move bytes). [SCORESERVE_HTTP_THREADS, default 4]")
+    var httpThreads: Int?
+    @Option(help: "Open connections at most. [SCORESERVE_CONNECTION_LIMIT, default 1024]")
+    var connectionLimit: Int?
+    @Option(help: "Largest request body in bytes. [SCORESERVE_MAX_BODY_BYTES, default 16777216]")
+    var maxBodyBytes: Int?
+    @Option(help: "Largest n of a sampling request. [SCORESERVE_MAX_N, default 100000]")
+    var maxN: Int?
+    @Option(help: "Largest steps of a sampling request. [SCORESERVE_MAX_STEPS, default 100000]")
+    var maxSteps: Int?
+    @Option(help: "Most points in x or latents. [SCORESERVE_MAX_POINTS, default 100000]")
+    var maxPoints: Int?
+    @Option(help: "Work admitted at once, in samples × network evaluations; more gets 429. [SCORESERVE_MAX_WORK, default 500000000]")
+    var maxWork: Int?
+    @Option(help: "Deadline of a request without timeout_ms. [SCORESERVE_DEFAULT_TIMEOUT_MS, default 60000]")
+    var defaultTimeoutMs: Int?
+    @Option(help: "Largest timeout_ms accepted. [SCORESERVE_MAX_TIMEOUT_MS, default 600000]")
+    var maxTimeoutMs: Int?
+    @Option(help: "File holding the bearer token /v1/* requires (or set SCORESERVE_API_KEY). [SCORESERVE_API_KEY_FILE]")
+    var apiKeyFile: String?
+    @Option(help: "Seconds to finish work in flight after SIGTERM. [SCORESERVE_GRACE_SECONDS, default 30]")
+    var graceSeconds: Int?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [SCORESERVE_LOG_LEVEL, default info]")
+    var logLevel: String?
+
+    private func setting<T: LosslessStringConvertible>(_ flag: T?, _ variable: String, _ fallback: T) throws -> T {
+        if let flag { return flag }
+        if let text = ProcessInfo.processInfo.environment[variable] {
+            guard let value = T(text) else { throw ValidationError("\(variable)='\(text)' is not a valid value") }
+            return value
+        }
+        return fallback
+    }
 
     func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        let level = Logger.Level(rawValue: try setting(logLevel, "SCORESERVE_LOG_LEVEL", "info")) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "scoreserve")
+
+        var http = HTTPServerConfiguration()
+        http.host = try setting(host, "SCORESERVE_HOST", "127.0.0.1")
+        let portValue = try setting(port, "SCORESERVE_PORT", 8080)
+        guard (0...65535).contains(portValue) else { throw ValidationError("--port must be 0…65535") }
+        http.port = UInt16(portValue)
+        http.threads = try setting(httpThreads, "SCORESERVE_HTTP_THREADS", 4)
+        http.connectionLimit = try setting(connectionLimit, "SCORESERVE_CONNECTION_LIMIT", 1024)
+        var limits = APILimits()
+        limits.maxBodyBytes = try setting(maxBodyBytes, "SCORESERVE_MAX_BODY_BYTES", limits.maxBodyBytes)
+        limits.maxN = try setting(maxN, "SCORESERVE_MAX_N", limits.maxN)
+        limits.maxSteps = try setting(maxSteps, "SCORESERVE_MAX_STEPS", limits.maxSteps)
+        limits.maxPoints = try setting(maxPoints, "SCORESERVE_MAX_POINTS", limits.maxPoints)
+        limits.maxWork = try setting(maxWork, "SCORESERVE_MAX_WORK", limits.maxWork)
+        limits.defaultTimeoutMs = try setting(defaultTimeoutMs, "SCORESERVE_DEFAULT_TIMEOUT_MS", limits.defaultTimeoutMs)
+        limits.maxTimeoutMs = try setting(maxTimeoutMs, "SCORESERVE_MAX_TIMEOUT_MS", limits.maxTimeoutMs)
+        for (name, value) in [("max-body-bytes", limits.maxBodyBytes), ("max-n", limits.maxN), ("max-steps", limits.maxSteps),
+                              ("max-points", limits.maxPoints), ("max-work", limits.maxWork),
+                              ("default-timeout-ms", limits.defaultTimeoutMs), ("max-timeout-ms", limits.maxTimeoutMs)] where value < 1 {
+            throw ValidationError("--\(name) must be positive")
+        }
+        limits.defaultTimeoutMs = min(limits.defaultTimeoutMs, limits.maxTimeoutMs)
+        http.maxBodyBytes = limits.maxBodyBytes
+        var apiKey = env["SCORESERVE_API_KEY"]
+        if let file = apiKeyFile ?? env["SCORESERVE_API_KEY_FILE"] {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read the API key file \(file)")
+            }
+            apiKey = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let key = apiKey, key.isEmpty { throw ValidationError("the API key is empty") }
+        let threadCount = try setting(threads, "SCORESERVE_THREADS", CPULimit.available())
+        guard threadCount >= 1 else { throw ValidationError("--threads must be at least 1") }
+        let grace = try setting(graceSeconds, "SCORESERVE_GRACE_SECONDS", 30)
+        let modelsDirectory = try setting(models, "SCORESERVE_MODELS", "Models")
+
+        // Broken connections must be errors, not a signal that kills the process.
+        signal(SIGPIPE, SIG_IGN)
+        let deferred = DeferredHandler()
+        let server = HTTPServer(configuration: http, handler: deferred, errorResponse: ScoreAPI.errorResponse)
+        do { try server.start() } catch { throw ValidationError("\(error)") }
+        logger.info("listening", metadata: ["host": "\(http.host)", "port": "\(server.port)"])
+
         let loaded: [ScoreModel]
-        do { loaded = try ScoreModel.loadAll(root: models) } catch {
+        do { loaded = try ScoreModel.loadAll(root: modelsDirectory) } catch {
+            server.stop()
             throw ValidationError("cannot load models: \(error)")
         }
-        print("loaded \(loaded.count) model(s) from \(models):")
-        for m in loaded {
-            print("  \(m.name): \(m.sde.kind.rawValue) sde, \(m.network.typeName) network, data shape \(m.data.shape), \(m.network.parameterCount) parameters")
+        let engine = SamplingEngine(threads: threadCount)
+        let api = ScoreAPI(models: loaded, engine: engine, configuration: APIConfiguration(limits: limits, apiKey: apiKey),
+                           logger: Logger(label: "scoreserve.http"))
+        deferred.install(api)
+        api.state.markReady()
+        logger.info("ready", metadata: ["models": "\(loaded.map(\.name).joined(separator: ","))",
+                                        "threads": "\(threadCount)", "auth": "\(apiKey != nil)"])
+        // One line on stdout that scripts and tests can read.
+        FileHandle.standardOutput.write(Data("scoreserve listening on \(http.host):\(server.port) with \(loaded.count) model(s)\n".utf8))
+
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            sources.append(source)
         }
-        print("HTTP serving is not built yet (see the HTTP service issue); nothing is listening.")
+        stop.wait()
+        logger.info("draining", metadata: ["grace_seconds": "\(grace)"])
+        api.state.markDraining()
+        let deadline = DispatchTime.now() + .seconds(grace)
+        while server.activeRequests > 0 && DispatchTime.now() < deadline { usleep(20_000) }
+        server.quiesce()
+        server.stop()
+        logger.info("stopped")
+        _ = sources
     }
 }

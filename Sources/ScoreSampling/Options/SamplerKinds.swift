@@ -29,7 +29,7 @@ public enum ODEMethod: String, Sendable, CaseIterable {
     case euler, heun, rk4, rk45
 
     /// Network evaluations per fixed step.
-    var evaluationsPerStep: Int {
+    public var evaluationsPerStep: Int {
         switch self {
         case .euler: 1
         case .heun: 2

@@ -15,14 +15,34 @@ public final class CancellationToken: Sendable {
 public final class JobProgress: Sendable {
     private let done = Atomic<Int>(0)
     private let total = Atomic<Int>(0)
+    private let firstChunkNanos = Atomic<UInt64>(0)
 
     public init() {}
 
     func start(chunks: Int) { total.store(chunks, ordering: .relaxed); done.store(0, ordering: .relaxed) }
     func advance() { done.add(1, ordering: .relaxed) }
+    func chunkStarted() {
+        _ = firstChunkNanos.compareExchange(expected: 0, desired: DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+    }
+
+    /// When the job's first chunk began running (uptime nanoseconds), 0 before; the
+    /// time from submission to this is the job's queue wait.
+    public var firstChunkStartNanoseconds: UInt64 { firstChunkNanos.load(ordering: .relaxed) }
 
     /// (finished chunks, all chunks) of the running job.
     public var fraction: (done: Int, total: Int) { (done.load(ordering: .relaxed), total.load(ordering: .relaxed)) }
+}
+
+/// Counters of everything an engine has run, for metrics.
+public final class EngineStats: Sendable {
+    private let steps = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Chunk steps run so far (each running chunk adds one per time step or solver
+    /// iteration): it stops growing when no job runs.
+    public var stepsRun: Int { steps.load(ordering: .relaxed) }
+    func step() { steps.add(1, ordering: .relaxed) }
 }
 
 /// What stops a job early: its cancellation token and its deadline. Workers call
@@ -35,6 +55,8 @@ public struct JobControl: Sendable {
     let failure: CancellationToken?
     /// Receives finished-chunk counts, if set.
     public let progress: JobProgress?
+    /// The engine's counters, set by the engine.
+    let stats: EngineStats?
 
     public init(token: CancellationToken = CancellationToken(), deadline: DispatchTime? = nil,
                 progress: JobProgress? = nil) {
@@ -42,19 +64,21 @@ public struct JobControl: Sendable {
         self.deadline = deadline?.uptimeNanoseconds
         self.failure = nil
         self.progress = progress
+        self.stats = nil
     }
 
     private init(token: CancellationToken, deadlineNanoseconds: UInt64?, failure: CancellationToken,
-                 progress: JobProgress?) {
+                 progress: JobProgress?, stats: EngineStats) {
         self.token = token
         self.deadline = deadlineNanoseconds
         self.failure = failure
         self.progress = progress
+        self.stats = stats
     }
 
-    /// This control, also stopped by `failure`.
-    func linked(to failure: CancellationToken) -> JobControl {
-        JobControl(token: token, deadlineNanoseconds: deadline, failure: failure, progress: progress)
+    /// This control, also stopped by `failure`, counting steps in `stats`.
+    func linked(to failure: CancellationToken, stats: EngineStats) -> JobControl {
+        JobControl(token: token, deadlineNanoseconds: deadline, failure: failure, progress: progress, stats: stats)
     }
 
     /// A control with a deadline `milliseconds` from now.
@@ -65,6 +89,7 @@ public struct JobControl: Sendable {
     /// Throws when the job must stop.
     @inline(__always)
     public func check() throws(SamplingError) {
+        stats?.step()
         if token.isCancelled || failure?.isCancelled == true { throw .cancelled }
         if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { throw .deadlineExceeded }
     }

@@ -51,8 +51,11 @@ public final class Scheduler: @unchecked Sendable {
         done.wait()
     }
 
-    private func submit(chunks: Int, _ body: @escaping @Sendable (Int) -> Void,
-                        completion: @escaping @Sendable () -> Void) {
+    /// Queues a job's chunks and returns at once; `completion` runs (on a worker) after
+    /// the last chunk.
+    public func submit(chunks: Int, _ body: @escaping @Sendable (Int) -> Void,
+                       completion: @escaping @Sendable () -> Void) {
+        guard chunks > 0 else { completion(); return }
         lock.lock()
         jobs.append(Job(chunks: chunks, body: body, completion: completion))
         let starts = startable()

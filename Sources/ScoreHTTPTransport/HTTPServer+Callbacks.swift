@@ -1,0 +1,161 @@
+import CMicroHTTPD
+import Foundation
+
+/// The state of one request across libmicrohttpd's calls of the access handler.
+final class RequestState: @unchecked Sendable {
+    // @unchecked Sendable: every mutable field is read and written under `lock`.
+    enum Phase { case receiving, processing, ready(HTTPResponse), sent }
+
+    let lock = NSLock()
+    let method: String
+    let path: String
+    let headers: [String: String]
+    let id: String
+    var body: [UInt8] = []
+    var tooLarge = false
+    var phase = Phase.receiving
+    /// Set by the completion callback: the connection is gone and must not be resumed.
+    var closed = false
+    var watchID: Int?
+    var responder: HTTPResponder?
+    /// The libmicrohttpd connection, valid until `closed`.
+    var connection: OpaquePointer?
+
+    init(method: String, path: String, headers: [String: String], id: String) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.id = id
+    }
+}
+
+/// Collects a connection's request headers (names in lower case).
+private final class HeaderBox { var headers: [String: String] = [:] }
+
+private func collectHeaders(_ connection: OpaquePointer?) -> [String: String] {
+    let box = HeaderBox()
+    let raw = Unmanaged.passUnretained(box).toOpaque()
+    _ = MHD_get_connection_values(connection, .HEADER_KIND, { cls, _, key, value in
+        guard let cls, let key else { return .YES }
+        let box = Unmanaged<HeaderBox>.fromOpaque(cls).takeUnretainedValue()
+        let name = String(cString: key).lowercased()
+        let v = value.map { String(cString: $0) } ?? ""
+        // Repeated headers are joined as HTTP allows.
+        box.headers[name] = box.headers[name].map { $0 + ", " + v } ?? v
+        return .YES
+    }, raw)
+    return box.headers
+}
+
+/// Queues `response` (plus the request id) on a connection.
+private func queue(_ response: HTTPResponse, id: String, on connection: OpaquePointer?) -> MHD_Result {
+    let r = response.body.withUnsafeBytes { smhd_response_from_copy($0.count, $0.baseAddress) }
+    guard let r else { return .NO }
+    defer { MHD_destroy_response(r) }
+    for (name, value) in response.headers { _ = MHD_add_response_header(r, name, value) }
+    _ = MHD_add_response_header(r, "X-Request-Id", id)
+    return MHD_queue_response(connection, UInt32(response.status), r)
+}
+
+/// libmicrohttpd's access handler: called for the headers, for each piece of the
+/// body, once the body is complete, and again after a suspended connection resumes.
+func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+                   _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
+                   _ version: UnsafePointer<CChar>?, _ uploadData: UnsafePointer<CChar>?,
+                   _ uploadSize: UnsafeMutablePointer<Int>?,
+                   _ context: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> MHD_Result {
+    guard let cls, let context, let uploadSize else { return .NO }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+
+    guard let existing = context.pointee else {
+        // First call: the headers are in.
+        let headers = collectHeaders(connection)
+        let state = RequestState(method: method.map { String(cString: $0) } ?? "GET",
+                                 path: url.map { String(cString: $0) } ?? "/",
+                                 headers: headers, id: HTTPServer.requestID(headers["x-request-id"]))
+        server.active.add(1, ordering: .relaxed)
+        context.pointee = Unmanaged.passRetained(state).toOpaque()
+        if let length = headers["content-length"], let n = Int(length), n > server.configuration.maxBodyBytes {
+            // Refuse before reading the body: libmicrohttpd then closes the connection.
+            state.phase = .sent
+            return queue(server.errorResponse(413, "the body is \(n) bytes; the limit is \(server.configuration.maxBodyBytes)"),
+                         id: state.id, on: connection)
+        }
+        return .YES
+    }
+    let state = Unmanaged<RequestState>.fromOpaque(existing).takeUnretainedValue()
+
+    if uploadSize.pointee > 0 {
+        let n = uploadSize.pointee
+        if !state.tooLarge {
+            if state.body.count + n > server.configuration.maxBodyBytes {
+                state.tooLarge = true
+                state.body = []
+            } else if let uploadData {
+                uploadData.withMemoryRebound(to: UInt8.self, capacity: n) {
+                    state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
+                }
+            }
+        }
+        uploadSize.pointee = 0
+        return .YES
+    }
+
+    state.lock.lock()
+    switch state.phase {
+    case .receiving:
+        if state.tooLarge {
+            state.phase = .sent
+            state.lock.unlock()
+            return queue(server.errorResponse(413, "the body passed the \(server.configuration.maxBodyBytes)-byte limit"),
+                         id: state.id, on: connection)
+        }
+        state.phase = .processing
+        let request = HTTPRequest(method: state.method, path: state.path, headers: state.headers,
+                                  body: state.body, id: state.id)
+        state.body = []
+        let responder = HTTPResponder { [weak state] response in
+            guard let state else { return }
+            state.lock.lock()
+            defer { state.lock.unlock() }
+            guard !state.closed, case .processing = state.phase else { return }
+            state.phase = .ready(response)
+            if let id = state.watchID { server.watcher.remove(id) }
+            MHD_resume_connection(state.connection)
+        }
+        state.responder = responder
+        state.connection = connection
+        MHD_suspend_connection(connection)
+        let fd = smhd_connection_fd(connection)
+        if fd >= 0 { state.watchID = server.watcher.add(fd: fd, signal: responder.disconnect) }
+        state.lock.unlock()
+        // The handler runs off libmicrohttpd's threads.
+        server.work.async { server.handler.handle(request, responder) }
+        return .YES
+    case .ready(let response):
+        state.phase = .sent
+        state.lock.unlock()
+        return queue(response, id: state.id, on: connection)
+    case .processing, .sent:
+        state.lock.unlock()
+        return .YES
+    }
+}
+
+/// libmicrohttpd's completion callback: the request is over (answered, or the
+/// connection closed); a client that left early cancels its work.
+func requestCompleted(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+                      _ context: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                      _ code: MHD_RequestTerminationCode) {
+    guard let cls, let context, let raw = context.pointee else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    let state = Unmanaged<RequestState>.fromOpaque(raw).takeRetainedValue()
+    context.pointee = nil
+    state.lock.lock()
+    state.closed = true
+    if let id = state.watchID { server.watcher.remove(id) }
+    let responder = state.responder
+    state.lock.unlock()
+    if code != .REQUEST_TERMINATED_COMPLETED_OK { responder?.disconnect.fire() }
+    server.active.subtract(1, ordering: .relaxed)
+}
