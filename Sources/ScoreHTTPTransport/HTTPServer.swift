@@ -44,7 +44,6 @@ public final class HTTPServer: Sendable {
         var storage = sockaddr_storage()
         var isIPv6 = false
         let host = c.host == "localhost" ? "127.0.0.1" : c.host
-        let size: Int
         if host.contains(":") {
             isIPv6 = true
             var a = sockaddr_in6()
@@ -52,16 +51,13 @@ public final class HTTPServer: Sendable {
             a.sin6_port = c.port.bigEndian
             guard inet_pton(AF_INET6, host, &a.sin6_addr) == 1 else { throw StartError(description: "invalid host '\(c.host)'") }
             withUnsafeBytes(of: a) { raw in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) } }
-            size = MemoryLayout<sockaddr_in6>.size
         } else {
             var a = sockaddr_in()
             a.sin_family = sa_family_t(AF_INET)
             a.sin_port = c.port.bigEndian
             guard inet_pton(AF_INET, host, &a.sin_addr) == 1 else { throw StartError(description: "invalid host '\(c.host)'") }
             withUnsafeBytes(of: a) { raw in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) } }
-            size = MemoryLayout<sockaddr_in>.size
         }
-        _ = size
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
             | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
         if isIPv6 { flags |= MHD_USE_IPv6.rawValue }

@@ -20,6 +20,33 @@ extension ScoreAPI {
         return o.n.multipliedReportingOverflow(by: perSample * (1 + tangents)).partialValue
     }
 
+    /// Admits `cost`, starts a job tied to the client and its deadline, and answers
+    /// with `answer(result, elapsed milliseconds)` or the job's error.
+    private func runJob<T: Sendable>(
+        cost: Int, responder: HTTPResponder, timeoutMs: Int64?,
+        start: (JobControl, @escaping @Sendable (Result<T, SamplingError>) -> Void) throws(SamplingError) -> Void,
+        answer: @escaping @Sendable (T, Double) -> HTTPResponse
+    ) throws {
+        try admission.admit(cost)
+        let progress = JobProgress()
+        let submitted = DispatchTime.now().uptimeNanoseconds
+        do {
+            try start(control(for: responder, timeoutMs: timeoutMs, progress: progress)) { [self] result in
+                admission.release(cost)
+                finished(result, submitted: submitted, progress: progress)
+                switch result {
+                case .failure(let error): responder.respond(APIError(error).response)
+                case .success(let value):
+                    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - submitted) / 1e6
+                    responder.respond(answer(value, (elapsed * 1000).rounded() / 1000))
+                }
+            }
+        } catch {
+            admission.release(cost)
+            throw error
+        }
+    }
+
     // MARK: POST /v1/models/{name}/sample
 
     func sample(_ request: HTTPRequest, _ responder: HTTPResponder) throws {
@@ -55,48 +82,33 @@ extension ScoreAPI {
         try r.rejectUnknown()
 
         let resolved = try o.resolved(for: model)
-        let cost = Self.cost(resolved, dimension: model.data.dimension)
-        try admission.admit(cost)
         let npy = (request.header("accept") ?? "").contains("application/x-npy")
-        let progress = JobProgress()
-        let submitted = DispatchTime.now().uptimeNanoseconds
         let options = o
-        do {
-            try engine.sample(model, options, control: control(for: responder, timeoutMs: timeout, progress: progress)) {
-                [self] result in
-                admission.release(cost)
-                finished(result, submitted: submitted, progress: progress)
-                switch result {
-                case .failure(let error): responder.respond(APIError(error).response)
-                case .success(let s):
-                    metrics.addSamples(s.nfe.count)
-                    metrics.addNetworkEvaluations(s.nfe.reduce(0, +))
-                    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - submitted) / 1e6
-                    if npy {
-                        let body = NPY.encode(float32: s.samples, shape: [s.nfe.count] + model.data.shape)
-                        responder.respond(HTTPResponse(status: 200, contentType: "application/x-npy", body: body,
-                                                       headers: [("X-Seed", String(s.seed))]))
-                        return
-                    }
-                    var answer = JSONObject([
-                        "model": .string(model.name), "n": .integer(Int64(s.nfe.count)),
-                        "seed": .integer(Int64(s.seed)),
-                        "shape": .array(model.data.shape.map { .integer(Int64($0)) }),
-                        "samples": JSONValue.points(s.samples, shape: model.data.shape),
-                        "nfe": .array(s.nfe.map { .integer(Int64($0)) }),
-                    ])
-                    if let ll = s.logLikelihood, let bpd = s.bitsPerDim {
-                        answer["log_likelihood"] = .array(ll.map { .number($0) })
-                        answer["bits_per_dim"] = .array(bpd.map { .number($0) })
-                    }
-                    answer["elapsed_ms"] = .number((elapsed * 1000).rounded() / 1000)
-                    responder.respond(json(.object(answer)))
-                }
+        try runJob(cost: Self.cost(resolved, dimension: model.data.dimension), responder: responder, timeoutMs: timeout,
+                   start: { control, done throws(SamplingError) in
+                       try engine.sample(model, options, control: control, completion: done)
+                   }, answer: { [self] (s: SampleResult, elapsed) in
+            metrics.addSamples(s.nfe.count)
+            metrics.addNetworkEvaluations(s.nfe.reduce(0, +))
+            if npy {
+                let body = NPY.encode(float32: s.samples, shape: [s.nfe.count] + model.data.shape)
+                return HTTPResponse(status: 200, contentType: "application/x-npy", body: body,
+                                    headers: [("X-Seed", String(s.seed))])
             }
-        } catch {
-            admission.release(cost)
-            throw error
-        }
+            var answer = JSONObject([
+                "model": .string(model.name), "n": .integer(Int64(s.nfe.count)),
+                "seed": .integer(Int64(s.seed)),
+                "shape": .array(model.data.shape.map { .integer(Int64($0)) }),
+                "samples": JSONValue.points(s.samples, shape: model.data.shape),
+                "nfe": .array(s.nfe.map { .integer(Int64($0)) }),
+            ])
+            if let ll = s.logLikelihood, let bpd = s.bitsPerDim {
+                answer["log_likelihood"] = .array(ll.map { .number($0) })
+                answer["bits_per_dim"] = .array(bpd.map { .number($0) })
+            }
+            answer["elapsed_ms"] = .number(elapsed)
+            return json(.object(answer))
+        })
     }
 
     // MARK: POST /v1/models/{name}/likelihood
@@ -124,34 +136,21 @@ extension ScoreAPI {
         let d = model.data.dimension, n = x.count / d
         let tangents = (o.estimator ?? (d <= 16 ? .exact : .hutchinson)) == .exact ? d : (o.probes ?? 1)
         let cost = n.multipliedReportingOverflow(by: 200 * (1 + tangents) * max(1, o.dequantize)).partialValue
-        try admission.admit(cost)
-        let progress = JobProgress()
-        let submitted = DispatchTime.now().uptimeNanoseconds
         let options = o
-        do {
-            try engine.likelihood(model, options, control: control(for: responder, timeoutMs: timeout, progress: progress)) {
-                [self] result in
-                admission.release(cost)
-                finished(result, submitted: submitted, progress: progress)
-                switch result {
-                case .failure(let error): responder.respond(APIError(error).response)
-                case .success(let l):
-                    metrics.addNetworkEvaluations(l.nfe.reduce(0, +))
-                    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - submitted) / 1e6
-                    responder.respond(json(.object(JSONObject([
-                        "log_likelihood": .array(l.logLikelihood.map { .number($0) }),
-                        "bits_per_dim": .array(l.bitsPerDim.map { .number($0) }),
-                        "latents": Self.doublePoints(l.latents, shape: model.data.shape),
-                        "nfe": .array(l.nfe.map { .integer(Int64($0)) }),
-                        "seed": .integer(Int64(options.seed)),
-                        "elapsed_ms": .number((elapsed * 1000).rounded() / 1000),
-                    ]))))
-                }
-            }
-        } catch {
-            admission.release(cost)
-            throw error
-        }
+        try runJob(cost: cost, responder: responder, timeoutMs: timeout,
+                   start: { control, done throws(SamplingError) in
+                       try engine.likelihood(model, options, control: control, completion: done)
+                   }, answer: { [self] (l: LikelihoodResult, elapsed) in
+            metrics.addNetworkEvaluations(l.nfe.reduce(0, +))
+            return json(.object(JSONObject([
+                "log_likelihood": .array(l.logLikelihood.map { .number($0) }),
+                "bits_per_dim": .array(l.bitsPerDim.map { .number($0) }),
+                "latents": Self.doublePoints(l.latents, shape: model.data.shape),
+                "nfe": .array(l.nfe.map { .integer(Int64($0)) }),
+                "seed": .integer(Int64(options.seed)),
+                "elapsed_ms": .number(elapsed),
+            ])))
+        })
     }
 
     // MARK: POST /v1/models/{name}/encode
@@ -169,31 +168,18 @@ extension ScoreAPI {
         o.eps = try r.number("eps")
         let timeout = try r.int("timeout_ms", 1...Int64(limits.maxTimeoutMs))
         try r.rejectUnknown()
-        let cost = (x.count / model.data.dimension) * 200
-        try admission.admit(cost)
-        let progress = JobProgress()
-        let submitted = DispatchTime.now().uptimeNanoseconds
-        do {
-            try engine.encode(model, o, control: control(for: responder, timeoutMs: timeout, progress: progress)) {
-                [self] result in
-                admission.release(cost)
-                finished(result, submitted: submitted, progress: progress)
-                switch result {
-                case .failure(let error): responder.respond(APIError(error).response)
-                case .success(let e):
-                    metrics.addNetworkEvaluations(e.nfe.reduce(0, +))
-                    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - submitted) / 1e6
-                    responder.respond(json(.object(JSONObject([
-                        "latents": Self.doublePoints(e.latents, shape: model.data.shape),
-                        "nfe": .array(e.nfe.map { .integer(Int64($0)) }),
-                        "elapsed_ms": .number((elapsed * 1000).rounded() / 1000),
-                    ]))))
-                }
-            }
-        } catch {
-            admission.release(cost)
-            throw error
-        }
+        let options = o
+        try runJob(cost: (x.count / model.data.dimension) * 200, responder: responder, timeoutMs: timeout,
+                   start: { control, done throws(SamplingError) in
+                       try engine.encode(model, options, control: control, completion: done)
+                   }, answer: { [self] (e: EncodeResult, elapsed) in
+            metrics.addNetworkEvaluations(e.nfe.reduce(0, +))
+            return json(.object(JSONObject([
+                "latents": Self.doublePoints(e.latents, shape: model.data.shape),
+                "nfe": .array(e.nfe.map { .integer(Int64($0)) }),
+                "elapsed_ms": .number(elapsed),
+            ])))
+        })
     }
 
     // MARK: POST /v1/models/{name}/score
