@@ -48,7 +48,10 @@ let package = Package(
         .testTarget(name: "ScoreJSONTests", dependencies: ["ScoreJSON"]),
         .testTarget(name: "ScoreCoreTests", dependencies: ["ScoreCore", "ScoreJSON"]),
         .testTarget(name: "ScoreSamplingTests", dependencies: ["ScoreSampling", "ScoreCore"]),
-        .testTarget(name: "ScoreHTTPTests", dependencies: ["ScoreHTTP", "ScoreHTTPTransport", "ScoreSampling", "ScoreCore", "ScoreJSON"]),
+        .testTarget(name: "ScoreHTTPTests", dependencies: [
+            "ScoreHTTP", "ScoreHTTPTransport", "ScoreSampling", "ScoreCore", "ScoreJSON",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

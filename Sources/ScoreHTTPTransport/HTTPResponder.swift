@@ -59,8 +59,10 @@ public final class HTTPResponder: Sendable {
     }
 }
 
-/// What serves requests: called on a worker thread once a request's body has arrived,
-/// never on a libmicrohttpd thread, and must eventually call `responder.respond`.
+/// What serves requests: called once a request's body has arrived, on a
+/// libmicrohttpd thread. It must not block: it validates, answers at once or hands
+/// long work elsewhere (the sampling engine), and eventually calls
+/// `responder.respond` from any thread; meanwhile the connection is suspended.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest, _ responder: HTTPResponder)
 }

@@ -18,6 +18,9 @@ final class RequestState: @unchecked Sendable {
     var closed = false
     var watchID: Int?
     var responder: HTTPResponder?
+    /// True while the handler runs inside libmicrohttpd's callback: a response given
+    /// then is queued directly, without suspending the connection.
+    var inCallback = false
     /// The libmicrohttpd connection, valid until `closed`.
     var connection: OpaquePointer?
 
@@ -120,17 +123,30 @@ func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?
             defer { state.lock.unlock() }
             guard !state.closed, case .processing = state.phase else { return }
             state.phase = .ready(response)
+            if state.inCallback { return }  // queued when the handler returns
             if let id = state.watchID { server.watcher.remove(id) }
+            server.forget(state)
             MHD_resume_connection(state.connection)
         }
         state.responder = responder
         state.connection = connection
+        state.inCallback = true
+        state.lock.unlock()
+        // Handlers validate and hand long work to the engine; they do not block.
+        server.handler.handle(request, responder)
+        state.lock.lock()
+        state.inCallback = false
+        if case .ready(let response) = state.phase {
+            state.phase = .sent
+            state.lock.unlock()
+            return queue(response, id: state.id, on: connection)
+        }
+        // The answer comes later from another thread: suspend until it does.
         MHD_suspend_connection(connection)
+        server.remember(state)
         let fd = smhd_connection_fd(connection)
         if fd >= 0 { state.watchID = server.watcher.add(fd: fd, signal: responder.disconnect) }
         state.lock.unlock()
-        // The handler runs off libmicrohttpd's threads.
-        server.work.async { server.handler.handle(request, responder) }
         return .YES
     case .ready(let response):
         state.phase = .sent
@@ -154,6 +170,7 @@ func requestCompleted(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePoint
     state.lock.lock()
     state.closed = true
     if let id = state.watchID { server.watcher.remove(id) }
+    server.forget(state)
     let responder = state.responder
     state.lock.unlock()
     if code != .REQUEST_TERMINATED_COMPLETED_OK { responder?.disconnect.fire() }

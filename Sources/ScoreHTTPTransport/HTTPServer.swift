@@ -8,7 +8,8 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let handler: any HTTPHandler
     let watcher = DisconnectWatcher()
-    let work = DispatchQueue(label: "scoreserve.http.handlers", attributes: .concurrent)
+    /// Requests waiting for their answer with the connection suspended.
+    private let suspended = Mutex<[ObjectIdentifier: RequestState]>([:])
     /// The daemon pointer. @unchecked Sendable: libmicrohttpd's daemon calls used here
     /// (quiesce, stop, info) are thread-safe, and the pointer is only replaced under the mutex.
     private struct Daemon: @unchecked Sendable { let pointer: OpaquePointer }
@@ -91,8 +92,22 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Stops the daemon (after `quiesce` and draining, for a graceful stop).
-    public func stop() {
+    func remember(_ state: RequestState) { suspended.withLock { $0[ObjectIdentifier(state)] = state } }
+    func forget(_ state: RequestState) { _ = suspended.withLock { $0.removeValue(forKey: ObjectIdentifier(state)) } }
+
+    /// Stops the daemon. Requests still waiting for an answer are treated as
+    /// disconnected (their work is cancelled) and, if they still have no answer after
+    /// `wait` seconds, answered 503: libmicrohttpd must not be stopped with a
+    /// suspended connection.
+    public func stop(wait: Double = 2) {
+        let waiting = suspended.withLock { Array($0.values) }
+        for state in waiting { state.responder?.disconnect.fire() }
+        let deadline = DispatchTime.now() + .milliseconds(Int(wait * 1000))
+        while suspended.withLock({ !$0.isEmpty }) && DispatchTime.now() < deadline { usleep(10_000) }
+        for state in suspended.withLock({ Array($0.values) }) {
+            state.responder?.respond(errorResponse(503, "the server is stopping"))
+        }
+        while suspended.withLock({ !$0.isEmpty }) { usleep(1_000) }
         let d = daemon.withLock { d -> Daemon? in defer { d = nil }; return d }
         if let d { MHD_stop_daemon(d.pointer) }
         watcher.stop()

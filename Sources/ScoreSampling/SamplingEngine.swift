@@ -91,6 +91,12 @@ public final class SamplingEngine: Sendable {
         submit(try prepareEncode(model, options), control, completion: completion)
     }
 
+    /// Starts evaluating the network's scores at data-space points (model-space scores).
+    public func score(_ model: ScoreModel, _ options: ScoreOptions, control: JobControl = JobControl(),
+                      completion: @escaping @Sendable (Result<[Float], SamplingError>) -> Void) throws(SamplingError) {
+        submit(try prepareScore(model, options), control, completion: completion)
+    }
+
     /// Runs a job on the scheduler, blocking the calling thread (command-line tools and
     /// tests; never call it from async code, whose threads it would hold).
     func executeBlocking<T>(_ job: PreparedJob<T>, _ control: JobControl) throws(SamplingError) -> T {
@@ -139,6 +145,30 @@ public final class SamplingEngine: Sendable {
     }
 
     // MARK: Preparing jobs
+
+    private func prepareScore(_ model: ScoreModel, _ options: ScoreOptions) throws(SamplingError) -> PreparedJob<[Float]> {
+        let d = model.data.dimension
+        try check(!options.x.isEmpty && options.x.count % d == 0, "x", "expected points of \(d) values each")
+        let n = options.x.count / d
+        try check(options.times.count == n, "t", "has \(options.times.count) times for \(n) points")
+        if let t = options.times.first(where: { !($0 > 0 && $0 <= model.sde.T) }) {
+            throw .invalidArgument(field: "t", message: "times must be in (0, \(model.sde.T)], got \(t)")
+        }
+        let scores = JobOutput<Float>(count: n * d, initial: 0)
+        let size = chunkSize * 8
+        return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
+            try control.check()
+            let first = chunk * size, rows = Swift.min(size, n - first)
+            var x = Array(options.x[(first * d)..<((first + rows) * d)])
+            model.data.toModel(&x)
+            let workspace = ScoreWorkspace(network: model.network, rows: rows)
+            let out = workspace.score(x.map { Float($0) }, times: Array(options.times[first..<(first + rows)]))
+            for (i, v) in out.enumerated() {
+                guard v.isFinite else { throw .nonFinite("the score of point \(first + i / d) is not finite") }
+                scores.buffer[first * d + i] = v
+            }
+        }, finish: { scores.array })
+    }
 
     private func prepareSample(_ model: ScoreModel, _ options: SampleOptions) throws(SamplingError) -> PreparedJob<SampleResult> {
         let o = try options.resolved(for: model)
@@ -287,15 +317,7 @@ public final class SamplingEngine: Sendable {
 
     private func prepareEncode(_ model: ScoreModel, _ options: EncodeOptions) throws(SamplingError) -> PreparedJob<EncodeResult> {
         let d = model.data.dimension
-        try check(!options.x.isEmpty && options.x.count % d == 0, "x", "expected points of \(d) values each")
-        try check(options.x.count / d <= SampleOptions.maxN, "x", "at most \(SampleOptions.maxN) points")
-        if let i = options.x.firstIndex(where: { !$0.isFinite }) {
-            throw .invalidArgument(field: "x", message: "point \(i / d) has a non-finite value")
-        }
-        try checkTolerance(options.rtol, "rtol")
-        try checkTolerance(options.atol, "atol")
-        let eps = options.eps ?? model.sde.likelihoodEps
-        try checkEps(eps, model.sde)
+        let eps = try options.resolved(for: model)
         let n = options.x.count / d
         let latents = JobOutput<Double>(count: n * d, initial: 0)
         let nfe = JobOutput<Int>(count: n, initial: 0)

@@ -64,6 +64,9 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        // SIGTERM and SIGINT write a byte to a pipe (async-signal-safe) that this thread
+        // waits on, so the drain never depends on a thread pool the engine keeps busy.
+        let stopPipe = StopSignals.install()
         let env = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: try setting(logLevel, "SCORESERVE_LOG_LEVEL", "info")) ?? .info
         LoggingSystem.bootstrap { label in
@@ -130,23 +133,17 @@ struct Serve: ParsableCommand {
         // One line on stdout that scripts and tests can read.
         FileHandle.standardOutput.write(Data("scoreserve listening on \(http.host):\(server.port) with \(loaded.count) model(s)\n".utf8))
 
-        let stop = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            sources.append(source)
-        }
-        stop.wait()
-        logger.info("draining", metadata: ["grace_seconds": "\(grace)"])
+        let received = StopSignals.wait(stopPipe)
+        logger.info("draining", metadata: ["signal": "\(received)", "grace_seconds": "\(grace)"])
         api.state.markDraining()
         let deadline = DispatchTime.now() + .seconds(grace)
         while server.activeRequests > 0 && DispatchTime.now() < deadline { usleep(20_000) }
+        if server.activeRequests > 0 {
+            logger.warning("grace period over; cancelling work in flight", metadata: ["requests": "\(server.activeRequests)"])
+            api.cancelAll()
+        }
         server.quiesce()
         server.stop()
         logger.info("stopped")
-        _ = sources
     }
 }

@@ -30,10 +30,11 @@ extension ScoreAPI {
         try admission.admit(cost)
         let progress = JobProgress()
         let submitted = DispatchTime.now().uptimeNanoseconds
+        let control = control(for: responder, timeoutMs: timeoutMs, progress: progress)
         do {
-            try start(control(for: responder, timeoutMs: timeoutMs, progress: progress)) { [self] result in
+            try start(control) { [self] result in
                 admission.release(cost)
-                finished(result, submitted: submitted, progress: progress)
+                finished(result, control: control, submitted: submitted, progress: progress)
                 switch result {
                 case .failure(let error): responder.respond(APIError(error).response)
                 case .success(let value):
@@ -43,6 +44,7 @@ extension ScoreAPI {
             }
         } catch {
             admission.release(cost)
+            _ = jobs.withLock { $0.removeValue(forKey: ObjectIdentifier(control.token)) }
             throw error
         }
     }
@@ -133,6 +135,7 @@ extension ScoreAPI {
         let timeout = try r.int("timeout_ms", 1...Int64(limits.maxTimeoutMs))
         try r.rejectUnknown()
 
+        _ = try o.resolved(for: model)  // a bad request is a 400 even when the server is busy
         let d = model.data.dimension, n = x.count / d
         let tangents = (o.estimator ?? (d <= 16 ? .exact : .hutchinson)) == .exact ? d : (o.probes ?? 1)
         let cost = n.multipliedReportingOverflow(by: 200 * (1 + tangents) * max(1, o.dequantize)).partialValue
@@ -168,6 +171,7 @@ extension ScoreAPI {
         o.eps = try r.number("eps")
         let timeout = try r.int("timeout_ms", 1...Int64(limits.maxTimeoutMs))
         try r.rejectUnknown()
+        _ = try o.resolved(for: model)
         let options = o
         try runJob(cost: (x.count / model.data.dimension) * 200, responder: responder, timeoutMs: timeout,
                    start: { control, done throws(SamplingError) in
@@ -207,16 +211,19 @@ extension ScoreAPI {
         if let i = times.firstIndex(where: { !($0 > 0 && $0 <= model.sde.T) }) {
             throw APIError.invalid(field: "t", "times must be in (0, \(model.sde.T)], got \(times[i])")
         }
-        _ = try r.int("timeout_ms", 1...Int64(limits.maxTimeoutMs))
+        let timeout = try r.int("timeout_ms", 1...Int64(limits.maxTimeoutMs))
         try r.rejectUnknown()
-        try admission.admit(n)
-        defer { admission.release(n) }
-        let scores = model.scores(dataSpace: x, times: times)
-        metrics.addNetworkEvaluations(n)
-        if let i = scores.firstIndex(where: { !$0.isFinite }) {
-            throw APIError(status: 422, code: "non_finite", message: "the score of point \(i / model.data.dimension) is not finite")
-        }
-        responder.respond(json(.object(JSONObject(["score": JSONValue.points(scores, shape: model.data.shape)]))))
+        var options = ScoreOptions()
+        options.x = x
+        options.times = times
+        let shape = model.data.shape
+        try runJob(cost: n, responder: responder, timeoutMs: timeout,
+                   start: { control, done throws(SamplingError) in
+                       try engine.score(model, options, control: control, completion: done)
+                   }, answer: { [self] (scores: [Float], _) in
+            metrics.addNetworkEvaluations(n)
+            return json(.object(JSONObject(["score": JSONValue.points(scores, shape: shape)])))
+        })
     }
 
     /// Float64 rows nested to `shape` (latents keep full precision so decoding round-trips).

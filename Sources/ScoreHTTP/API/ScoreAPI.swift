@@ -5,6 +5,7 @@ import ScoreCore
 import ScoreHTTPTransport
 import ScoreJSON
 import ScoreSampling
+import Synchronization
 
 /// The HTTP API of the contract (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`,
 /// `/v1/models…`): validates requests, admits work, runs it on the engine and encodes
@@ -18,6 +19,8 @@ public final class ScoreAPI: HTTPHandler {
     let modelNames: [String]
     let admission: Admission
     let logger: Logger
+    /// Cancellation tokens of the jobs in flight.
+    let jobs = Mutex<[ObjectIdentifier: CancellationToken]>([:])
     private let openAPIText: [UInt8]
     // Written once in init (the routes capture self), read-only afterwards.
     nonisolated(unsafe) private var router: HTTPRouter
@@ -121,8 +124,9 @@ public final class ScoreAPI: HTTPHandler {
                          _ body: () throws -> Void) {
         do {
             if let key = configuration.apiKey {
-                guard let given = request.header("authorization"), given.hasPrefix("Bearer "),
-                      constantTimeEqual(String(given.dropFirst(7)), key) else {
+                // The scheme is case-insensitive (RFC 9110); the token is not.
+                guard let given = request.header("authorization"), given.lowercased().hasPrefix("bearer "),
+                      constantTimeEqual(String(given.dropFirst(7)).trimmingCharacters(in: .whitespaces), key) else {
                     metrics.reject(reason: "unauthorized")
                     throw APIError(status: 401, code: "unauthorized", message: "a valid bearer token is required",
                                    headers: [("WWW-Authenticate", "Bearer realm=\"scoreserve\"")])
@@ -154,12 +158,13 @@ public final class ScoreAPI: HTTPHandler {
     /// the JSON parser then decides).
     private func requireJSON(_ request: HTTPRequest) throws(APIError) {
         guard let type = request.header("content-type") else { return }
-        let media = type.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+        let media = (type.split(separator: ";", omittingEmptySubsequences: false).first.map(String.init) ?? "")
+            .trimmingCharacters(in: .whitespaces).lowercased()
         if media == "application/json" || media.hasSuffix("+json") || media == "application/x-www-form-urlencoded" {
             return
         }
         throw APIError(status: 415, code: "unsupported_media_type",
-                       message: "the body must be application/json, got \(media)")
+                       message: "the body must be application/json, got \(media.isEmpty ? "an empty media type" : media)")
     }
 
     func model(_ request: HTTPRequest) throws(APIError) -> ScoreModel {
@@ -183,9 +188,15 @@ public final class ScoreAPI: HTTPHandler {
         .now() + .milliseconds(Int(timeoutMs ?? Int64(configuration.limits.defaultTimeoutMs)))
     }
 
+    /// Cancels every job in flight (when a drain's grace period has run out).
+    public func cancelAll() {
+        for token in jobs.withLock({ Array($0.values) }) { token.cancel() }
+    }
+
     /// Ties a job to its client: a disconnect cancels it.
     func control(for responder: HTTPResponder, timeoutMs: Int64?, progress: JobProgress) -> JobControl {
         let token = CancellationToken()
+        jobs.withLock { $0[ObjectIdentifier(token)] = token }
         responder.disconnect.onDisconnect { [metrics] in
             if !token.isCancelled { metrics.reject(reason: "cancelled") }
             token.cancel()
@@ -194,7 +205,8 @@ public final class ScoreAPI: HTTPHandler {
     }
 
     /// Records a finished job's outcome in the metrics.
-    func finished<T>(_ result: Result<T, SamplingError>, submitted: UInt64, progress: JobProgress) {
+    func finished<T>(_ result: Result<T, SamplingError>, control: JobControl, submitted: UInt64, progress: JobProgress) {
+        _ = jobs.withLock { $0.removeValue(forKey: ObjectIdentifier(control.token)) }
         let started = progress.firstChunkStartNanoseconds
         if started > submitted { metrics.observeQueueWait(seconds: Double(started - submitted) / 1e9) }
         if case .failure(.deadlineExceeded) = result { metrics.reject(reason: "deadline") }

@@ -16,8 +16,9 @@ public struct LikelihoodOptions: Sendable {
 
     public init() {}
 
-    /// Validated options for `model`.
-    func resolved(for model: ScoreModel) throws(SamplingError) -> (divergence: DivergenceOptions, eps: Double) {
+    /// Validates the options for `model` (the engine does this too; callers that
+    /// admit work first call it to answer a bad request before admission).
+    public func resolved(for model: ScoreModel) throws(SamplingError) -> (divergence: DivergenceOptions, eps: Double) {
         let d = model.data.dimension
         try check(!x.isEmpty && x.count % d == 0, "x", "expected points of \(d) values each")
         try check(x.count / d <= SampleOptions.maxN, "x", "at most \(SampleOptions.maxN) points")
@@ -45,6 +46,29 @@ public struct EncodeOptions: Sendable {
     public var rtol: Double = 1e-5
     public var atol: Double = 1e-5
     public var eps: Double?
+
+    public init() {}
+
+    /// Validates the options for `model` and returns the eps to use.
+    public func resolved(for model: ScoreModel) throws(SamplingError) -> Double {
+        let d = model.data.dimension
+        try check(!x.isEmpty && x.count % d == 0, "x", "expected points of \(d) values each")
+        try check(x.count / d <= SampleOptions.maxN, "x", "at most \(SampleOptions.maxN) points")
+        if let i = x.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidArgument(field: "x", message: "point \(i / d) has a non-finite value")
+        }
+        try checkTolerance(rtol, "rtol")
+        try checkTolerance(atol, "atol")
+        let eps = self.eps ?? model.sde.likelihoodEps
+        try checkEps(eps, model.sde)
+        return eps
+    }
+}
+
+/// A score request: data-space points and one time per point.
+public struct ScoreOptions: Sendable {
+    public var x: [Double] = []
+    public var times: [Double] = []
 
     public init() {}
 }

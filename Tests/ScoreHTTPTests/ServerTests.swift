@@ -1,0 +1,357 @@
+import Foundation
+import Testing
+import ScoreCore
+import ScoreHTTP
+import ScoreHTTPTransport
+import ScoreJSON
+import ScoreSampling
+
+/// The real HTTP server in-process (libmicrohttpd on an ephemeral port, a raw-socket
+/// client): every route, every error status, concurrency, disconnects, overload and a
+/// fuzzer. Serialized: several tests watch the engine's step counter and time work on
+/// a machine with few cores.
+@Suite("In-process HTTP server", .serialized)
+struct ServerIntegrationTests {}
+
+extension ServerIntegrationTests {
+    @Suite("Routes and their answers")
+    struct Routes {
+        @Test func healthz() async throws {
+            try await withServer { s in
+                let r = try await s.get("/healthz")
+                #expect(r.status == 200)
+                #expect(r.header("content-type")?.hasPrefix("application/json") == true)
+                #expect(r.json == .object(JSONObject(["status": .string("ok")])))
+                #expect(r.trailing.isEmpty)
+                // HEAD is served for every GET route, without a body.
+                let head = try await s.request("HEAD", "/healthz")
+                #expect(head.status == 200)
+                #expect(head.body.isEmpty)
+            }
+        }
+
+        @Test func readyzTurnsUnavailableWhenDraining() async throws {
+            try await withServer { s in
+                let ready = try await s.get("/readyz")
+                #expect(ready.status == 200)
+                #expect(ready.json == .object(JSONObject(["ready": .bool(true)])))
+                s.api.state.markDraining()
+                let draining = try await s.get("/readyz")
+                #expect(draining.status == 503)
+                #expect(draining.json == .object(JSONObject(["ready": .bool(false)])))
+                // Liveness is unaffected; new work is refused with 503 in the error shape.
+                #expect(try await s.get("/healthz").status == 200)
+                let post = try await s.post("/v1/models/gmm-vp/sample", #"{"n":1,"seed":1,"steps":5}"#)
+                expectError(post, 503, code: "unavailable", mentions: ["shutting down"])
+            }
+        }
+
+        @Test func metricsExposition() async throws {
+            try await withServer { s in
+                _ = try await s.get("/healthz")
+                _ = try await s.get("/no/such/path")
+                let r = try await s.get("/metrics")
+                #expect(r.status == 200)
+                #expect(r.header("content-type")?.hasPrefix("text/plain") == true)
+                let text = r.text
+                #expect(text.contains("# TYPE scoreserve_http_requests_total counter"))
+                #expect(text.contains(#"scoreserve_http_requests_total{route="/healthz",method="GET",code="200"} 1"#), "\(text)")
+                #expect(text.contains(#"code="404""#))
+                #expect(text.contains("scoreserve_http_request_duration_seconds_bucket"))
+                #expect(text.contains("scoreserve_ready 1"))
+            }
+        }
+
+        @Test func openAPIDocument() async throws {
+            try await withServer { s in
+                let r = try await s.get("/openapi.json")
+                #expect(r.status == 200)
+                #expect(r.header("content-type")?.hasPrefix("application/json") == true)
+                let doc = try #require(r.object, "not a JSON object: \(r)")
+                #expect(doc.string("openapi") == "3.1.0")
+                guard case .object(let paths)? = doc["paths"] else { Issue.record("no paths"); return }
+                for path in ["/healthz", "/readyz", "/metrics", "/v1/models", "/v1/models/{name}",
+                             "/v1/models/{name}/sample", "/v1/models/{name}/likelihood",
+                             "/v1/models/{name}/score", "/v1/models/{name}/encode"] {
+                    #expect(paths[path] != nil, "OpenAPI lacks \(path)")
+                }
+            }
+        }
+
+        @Test func modelList() async throws {
+            try await withServer { s in
+                let r = try await s.get("/v1/models")
+                #expect(r.status == 200)
+                let models = try #require(r.object?.array("models"), "\(r)")
+                let names = models.compactMap { v -> String? in
+                    if case .object(let o) = v { return o.string("name") } else { return nil }
+                }
+                #expect(names == ["gmm-huge", "gmm-subvp", "gmm-ve", "gmm-vp"])
+                for case .object(let m) in models {
+                    for field in ["name", "description", "sde", "data_shape", "network", "parameters"] {
+                        #expect(m[field] != nil, "model \(m.string("name") ?? "?") lacks \(field)")
+                    }
+                    #expect(m["data_shape"] == .array([.integer(2)]))
+                }
+                let one = try await s.get("/v1/models/gmm-ve")
+                #expect(one.status == 200)
+                #expect(one.object?.string("name") == "gmm-ve")
+                guard case .object(let sde)? = one.object?["sde"] else { Issue.record("no sde: \(one)"); return }
+                #expect(sde.string("type") == "ve")
+            }
+        }
+
+        /// Every sampler answers with the contract's fields, finite samples of the
+        /// model's shape, and the same samples for the same seed.
+        @Test func everySamplerSamples() async throws {
+            let cases: [(model: String, body: String, nfe: Int?)] = [
+                ("gmm-vp", #""sampler":"euler_maruyama","steps":20"#, 20),
+                ("gmm-vp", #""sampler":"reverse_diffusion","steps":20"#, 20),
+                ("gmm-vp", #""sampler":"ancestral","steps":20"#, 20),
+                ("gmm-vp", #""sampler":"pc","steps":20"#, 20),
+                ("gmm-vp", #""sampler":"pc","steps":20,"corrector":"annealed_langevin","corrector_steps":2"#, 60),
+                ("gmm-vp", #""sampler":"pc","steps":20,"predictor":"reverse_diffusion","corrector":"none""#, 20),
+                ("gmm-vp", #""sampler":"ode","method":"euler","steps":10"#, 11),
+                ("gmm-vp", #""sampler":"ode","method":"heun","steps":10,"denoise":false"#, 20),
+                ("gmm-vp", #""sampler":"ode","method":"rk4","steps":5"#, 21),
+                ("gmm-vp", #""sampler":"ode","rtol":1e-3,"atol":1e-3"#, nil),
+                ("gmm-vp", #""sampler":"dpm_solver","steps":8,"order":2"#, 8),
+                ("gmm-ve", #""sampler":"ancestral","steps":20"#, 20),
+                ("gmm-ve", #""sampler":"pc","steps":20"#, 40),
+                ("gmm-subvp", #""sampler":"euler_maruyama","steps":20"#, 20),
+            ]
+            try await withServer { s in
+                for c in cases {
+                    let body = #"{"n":3,"seed":11,"# + c.body + "}"
+                    let r = try await s.post("/v1/models/\(c.model)/sample", body)
+                    #expect(r.status == 200, "\(c.model) \(body): \(r)")
+                    guard let o = r.object else { Issue.record("not JSON: \(r)"); continue }
+                    #expect(o.string("model") == c.model)
+                    #expect(o.int("n") == 3)
+                    #expect(o.int("seed") == 11)
+                    #expect(o["shape"] == .array([.integer(2)]))
+                    let samples = o.points("samples") ?? []
+                    #expect(samples.count == 3 && samples.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isFinite) },
+                            "\(body): \(r)")
+                    let nfe = o.numbers("nfe") ?? []
+                    #expect(nfe.count == 3 && nfe.allSatisfy { $0 > 0 }, "\(body): \(r)")
+                    if let expected = c.nfe { #expect(nfe.allSatisfy { Int($0) == expected }, "\(body): nfe \(nfe)") }
+                    #expect((o["elapsed_ms"]?.doubleValue ?? -1) >= 0)
+                    #expect(o["log_likelihood"] == nil)
+                    // Same seed, same samples.
+                    let again = try await s.post("/v1/models/\(c.model)/sample", body)
+                    #expect(again.object?["samples"] == o["samples"], "\(body) not reproducible")
+                }
+            }
+        }
+
+        /// score_sde's `langevin` corrector couples a request's samples: it answers (or,
+        /// for few samples, may diverge into a 422; the contract calls it unstable for small n).
+        @Test func langevinCorrector() async throws {
+            try await withServer { s in
+                let body = #"{"n":64,"seed":2,"sampler":"pc","steps":20,"corrector":"langevin","snr":0.05}"#
+                let r = try await s.post("/v1/models/gmm-vp/sample", body)
+                #expect(r.status == 200, "\(r)")
+                #expect(r.object?.points("samples")?.count == 64)
+                #expect(r.object?.numbers("nfe")?.allSatisfy { $0 == 40 } == true)
+                let small = try await s.post("/v1/models/gmm-vp/sample", #"{"n":3,"seed":11,"sampler":"pc","steps":10,"corrector":"langevin"}"#)
+                if small.status != 200 { expectError(small, 422, code: "non_finite", mentions: ["sample"]) }
+            }
+        }
+
+        /// Without a seed the server draws one, echoes it, and that seed reproduces the answer.
+        @Test func randomSeedIsEchoed() async throws {
+            try await withServer { s in
+                let a = try await s.post("/v1/models/gmm-vp/sample", #"{"n":2,"steps":10}"#)
+                let seed = try #require(a.object?.int("seed"), "\(a)")
+                #expect(seed >= 0)
+                let b = try await s.post("/v1/models/gmm-vp/sample", #"{"n":2,"steps":10,"seed":\#(seed)}"#)
+                #expect(b.object?["samples"] == a.object?["samples"])
+                let c = try await s.post("/v1/models/gmm-vp/sample", #"{"n":2,"steps":10}"#)
+                #expect(c.object?.int("seed") != seed)
+            }
+        }
+
+        /// `offset` selects samples of the seed's sequence: shards join into one request.
+        @Test func offsetShardsJoin() async throws {
+            try await withServer { s in
+                let whole = try await s.post("/v1/models/gmm-vp/sample", #"{"n":4,"seed":5,"steps":15,"sampler":"euler_maruyama"}"#)
+                let a = try await s.post("/v1/models/gmm-vp/sample", #"{"n":1,"seed":5,"steps":15,"sampler":"euler_maruyama"}"#)
+                let b = try await s.post("/v1/models/gmm-vp/sample", #"{"n":3,"offset":1,"seed":5,"steps":15,"sampler":"euler_maruyama"}"#)
+                let all = try #require(whole.object?.points("samples"))
+                let joined = (a.object?.points("samples") ?? []) + (b.object?.points("samples") ?? [])
+                #expect(joined == all)
+            }
+        }
+
+        @Test func sampleWithLogLikelihood() async throws {
+            try await withServer { s in
+                let r = try await s.post("/v1/models/gmm-vp/sample",
+                                         #"{"n":2,"seed":3,"sampler":"ode","log_likelihood":true,"rtol":1e-4,"atol":1e-4}"#)
+                #expect(r.status == 200, "\(r)")
+                let o = try #require(r.object)
+                let ll = try #require(o.numbers("log_likelihood"))
+                let bpd = try #require(o.numbers("bits_per_dim"))
+                #expect(ll.count == 2 && bpd.count == 2)
+                for (l, b) in zip(ll, bpd) {
+                    #expect(l.isFinite)
+                    #expect(abs(b - (-l / (2 * M_LN2))) <= 1e-9 * max(1, abs(b)))
+                }
+            }
+        }
+
+        @Test func likelihood() async throws {
+            try await withServer { s in
+                let r = try await s.post("/v1/models/gmm-vp/likelihood", #"{"x":[[-2,0],[2,1]],"seed":1}"#)
+                #expect(r.status == 200, "\(r)")
+                let o = try #require(r.object)
+                let ll = try #require(o.numbers("log_likelihood"))
+                let bpd = try #require(o.numbers("bits_per_dim"))
+                #expect(ll.count == 2 && ll.allSatisfy(\.isFinite))
+                for (l, b) in zip(ll, bpd) { #expect(abs(b - (-l / (2 * M_LN2))) <= 1e-9 * max(1, abs(b))) }
+                #expect(o.points("latents")?.count == 2)
+                #expect(o.numbers("nfe")?.count == 2)
+                // A point at a mode is likelier than one far from every component.
+                let far = try await s.post("/v1/models/gmm-vp/likelihood", #"{"x":[[0,5]],"seed":1}"#)
+                let farLL = try #require(far.object?.numbers("log_likelihood")?.first)
+                #expect(farLL < ll[0])
+            }
+        }
+
+        @Test func score() async throws {
+            try await withServer { s in
+                let one = try await s.post("/v1/models/gmm-vp/score", #"{"x":[[-2,0],[2,1],[0,0]],"t":0.5}"#)
+                #expect(one.status == 200, "\(one)")
+                let scores = try #require(one.object?.points("score"))
+                #expect(scores.count == 3 && scores.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isFinite) })
+                let each = try await s.post("/v1/models/gmm-vp/score", #"{"x":[[-2,0],[2,1],[0,0]],"t":[0.5,0.5,0.5]}"#)
+                #expect(each.object?["score"] == one.object?["score"])
+                let other = try await s.post("/v1/models/gmm-vp/score", #"{"x":[[-2,0]],"t":0.05}"#)
+                #expect(other.object?.points("score")?.first != scores[0])
+            }
+        }
+
+        /// Encoding then decoding with `ode`, `denoise:false` and the same eps returns the points.
+        @Test func encodeDecodeRoundTrip() async throws {
+            try await withServer { s in
+                let e = try await s.post("/v1/models/gmm-vp/encode", #"{"x":[[-2,0],[2,1]],"eps":1e-3}"#)
+                #expect(e.status == 200, "\(e)")
+                let o = try #require(e.object)
+                let latents = try #require(o.points("latents"))
+                #expect(latents.count == 2)
+                #expect(o.numbers("nfe")?.count == 2)
+                let text = try #require(o["latents"]).encoded()
+                let d = try await s.post("/v1/models/gmm-vp/sample",
+                                         #"{"sampler":"ode","denoise":false,"eps":1e-3,"latents":"# + text + "}")
+                #expect(d.status == 200, "\(d)")
+                let back = try #require(d.object?.points("samples"))
+                let original: [[Double]] = [[-2, 0], [2, 1]]
+                for (p, q) in zip(back, original) {
+                    for (a, b) in zip(p, q) { #expect(abs(a - b) < 2e-3, "decoded \(back) from \(original)") }
+                }
+            }
+        }
+
+        /// Several requests on one kept-alive connection, sent at once, are answered in order.
+        @Test func keepAlivePipelining() async throws {
+            try await withServer { s in
+                let body = #"{"n":1,"seed":4,"steps":5}"#
+                let c = s.client
+                func req(_ method: String, _ path: String, _ headers: [(String, String)], _ body: [UInt8]?) -> [UInt8] {
+                    // requestBytes adds Connection: close; keep-alive ones are written by hand.
+                    var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    for (n, v) in headers { head += "\(n): \(v)\r\n" }
+                    if let body { head += "Content-Length: \(body.count)\r\n" }
+                    return Array((head + "\r\n").utf8) + (body ?? [])
+                }
+                let bytes = req("POST", "/v1/models/gmm-vp/sample", [("Content-Type", "application/json")], Array(body.utf8))
+                    + req("GET", "/healthz", [], nil)
+                    + req("POST", "/v1/models/nope/sample", [("Content-Type", "application/json")], Array(body.utf8))
+                    + c.requestBytes("POST", "/v1/models/gmm-vp/sample", headers: [("Content-Type", "application/json")], body: Array(body.utf8))
+                var rest = try await onThread { try c.raw(bytes) }
+                var statuses: [Int] = [], samples: [JSONValue?] = []
+                for _ in 0..<4 {
+                    let r = try HTTPTestClient.parse(rest)
+                    statuses.append(r.status)
+                    samples.append(r.object?["samples"])
+                    rest = r.trailing
+                }
+                #expect(statuses == [200, 200, 404, 200])
+                #expect(rest.isEmpty)
+                #expect(samples[0] != nil && samples[0] == samples[3])
+            }
+        }
+
+        @Test func requestIDEchoedOrGenerated() async throws {
+            try await withServer { s in
+                let given = try await s.get("/healthz", headers: [("X-Request-Id", "trace-abc-123")])
+                #expect(given.header("x-request-id") == "trace-abc-123")
+                let a = try await s.get("/healthz"), b = try await s.get("/healthz")
+                let idA = try #require(a.header("x-request-id")), idB = try #require(b.header("x-request-id"))
+                #expect(!idA.isEmpty && idA != idB)
+                // Unusable ids (spaces, too long) are replaced, not echoed.
+                let spaced = try await s.get("/healthz", headers: [("X-Request-Id", "two words")])
+                #expect(spaced.header("x-request-id") != "two words" && spaced.header("x-request-id")?.isEmpty == false)
+                let long = String(repeating: "x", count: 300)
+                #expect(try await s.get("/healthz", headers: [("X-Request-Id", long)]).header("x-request-id") != long)
+                // Errors carry it too.
+                let error = try await s.post("/v1/models/gmm-vp/sample", "{", headers: [("X-Request-Id", "bad-1")])
+                #expect(error.status == 400 && error.header("x-request-id") == "bad-1")
+            }
+        }
+
+        /// `Accept: application/x-npy` answers a float32 .npy of shape (n, 2) whose values
+        /// equal the JSON answer's for the same seed.
+        @Test func npyMatchesJSON() async throws {
+            try await withServer { s in
+                let body = #"{"n":5,"seed":77,"steps":25,"sampler":"euler_maruyama"}"#
+                let json = try await s.post("/v1/models/gmm-vp/sample", body)
+                let npy = try await s.post("/v1/models/gmm-vp/sample", body, headers: [("Accept", "application/x-npy")])
+                #expect(npy.status == 200, "\(npy)")
+                #expect(npy.header("content-type") == "application/x-npy")
+                #expect(npy.header("x-seed") == "77")
+                let (header, values) = try parseNPY(npy.body)
+                #expect(header.contains("'descr': '<f4'"), "\(header)")
+                #expect(header.contains("'shape': (5, 2)"), "\(header)")
+                #expect(header.contains("'fortran_order': False"), "\(header)")
+                let expected = try #require(json.object?.points("samples")).flatMap { $0 }.map { Float($0) }
+                #expect(values == expected)
+            }
+        }
+    }
+}
+
+struct NPYError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The header dictionary and float32 little-endian payload of a version 1–3 .npy file.
+func parseNPY(_ bytes: [UInt8]) throws -> (header: String, values: [Float]) {
+    guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
+        throw NPYError(description: "no .npy magic")
+    }
+    let major = bytes[6]
+    let headerLength: Int, start: Int
+    if major == 1 {
+        headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        start = 10
+    } else {
+        guard bytes.count >= 12 else { throw NPYError(description: "short") }
+        headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+        start = 12
+    }
+    guard bytes.count >= start + headerLength, (start + headerLength) % 16 == 0 || major == 1 else {
+        throw NPYError(description: "bad header length")
+    }
+    let header = String(decoding: bytes[start..<(start + headerLength)], as: UTF8.self)
+    let payload = bytes[(start + headerLength)...]
+    guard payload.count % 4 == 0 else { throw NPYError(description: "payload of \(payload.count) bytes") }
+    var values: [Float] = []
+    var i = payload.startIndex
+    while i < payload.endIndex {
+        let bits = UInt32(payload[i]) | UInt32(payload[i + 1]) << 8 | UInt32(payload[i + 2]) << 16 | UInt32(payload[i + 3]) << 24
+        values.append(Float(bitPattern: bits))
+        i += 4
+    }
+    return (header, values)
+}
