@@ -1,14 +1,21 @@
 # ScoreServe: `make serve` serves the shipped models, `make test` runs every test.
-# Both install the system libraries they need first (Debian/Ubuntu, as root or via sudo).
+# Both install the system libraries they need first (Debian/Ubuntu, as root or via sudo);
+# `make test` also installs schemathesis, which fuzzes the live server's OpenAPI document.
 
 SWIFT      ?= swift
 MODELS     ?= Models
 HOST       ?= 127.0.0.1
 PORT       ?= 8080
+PYTHON     ?= python3
 APT_PACKAGES := libmicrohttpd-dev libjansson-dev libopenblas-dev pkg-config
+# Where pip refuses to install into $(PYTHON) (an externally managed Python, PEP 668).
+ST_VENV    := .build/schemathesis-venv
+# Tests/schemathesis.sh uses the 4.x command line and configuration file.
+ST_SPEC    := schemathesis>=4.32,<5
+ST_IS_4    := import schemathesis, sys; sys.exit(not schemathesis.__version__.startswith("4."))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test serve clean
+.PHONY: all deps schemathesis-deps build release test serve clean
 
 all: build
 
@@ -22,15 +29,36 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
 	fi
 
+# schemathesis 4 for Tests/schemathesis.sh: already importable by $(PYTHON) or in the venv,
+# else `pip install` (with python3, pip and venv from apt when they are missing), else
+# the venv $(ST_VENV) (.build is git-ignored). Tests/schemathesis.sh finds either.
+schemathesis-deps:
+	@if [ -x $(ST_VENV)/bin/schemathesis ] || $(PYTHON) -c '$(ST_IS_4)' 2>/dev/null; then \
+		echo "deps: schemathesis found"; \
+	else \
+		if ! $(PYTHON) -m pip --version >/dev/null 2>&1 || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+			echo "deps: installing python3 python3-pip python3-venv"; \
+			$(SUDO) apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip python3-venv; \
+		fi; \
+		echo "deps: installing schemathesis"; \
+		$(PYTHON) -m pip install --quiet '$(ST_SPEC)' || { \
+			echo "deps: pip refused; installing schemathesis into $(ST_VENV)"; \
+			rm -rf $(ST_VENV) && $(PYTHON) -m venv $(ST_VENV) && \
+			$(ST_VENV)/bin/python -m pip install --quiet '$(ST_SPEC)'; \
+		}; \
+	fi
+
 build: deps
 	$(SWIFT) build
 
 release: deps
 	$(SWIFT) build -c release
 
-test: deps
+test: deps schemathesis-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	PYTHON=$(PYTHON) bash Tests/schemathesis.sh
 
 serve: release
 	.build/release/scoreserve serve --models $(MODELS) --host $(HOST) --port $(PORT)

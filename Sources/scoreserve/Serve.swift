@@ -115,13 +115,13 @@ struct Serve: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let deferred = DeferredHandler()
         let server = HTTPServer(configuration: http, handler: deferred, errorResponse: ScoreAPI.errorResponse)
-        do { try server.start() } catch { throw ValidationError("\(error)") }
+        do { try server.start() } catch { throw StartupError("\(error)") }
         logger.info("listening", metadata: ["host": "\(http.host)", "port": "\(server.port)"])
 
         let loaded: [ScoreModel]
         do { loaded = try ScoreModel.loadAll(root: modelsDirectory) } catch {
             server.stop()
-            throw ValidationError("cannot load models: \(error)")
+            throw StartupError("cannot load models: \(error)")
         }
         let engine = SamplingEngine(threads: threadCount)
         let api = ScoreAPI(models: loaded, engine: engine, configuration: APIConfiguration(limits: limits, apiKey: apiKey),
@@ -146,4 +146,10 @@ struct Serve: ParsableCommand {
         server.stop()
         logger.info("stopped")
     }
+}
+
+/// A failure to start serving: printed as `scoreserve: error: …` without a usage hint.
+struct StartupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

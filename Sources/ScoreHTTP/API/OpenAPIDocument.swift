@@ -607,7 +607,7 @@ private struct Builder {
             ("estimator", estimator("Divergence estimator for log_likelihood (default exact when D ≤ 16, else hutchinson).")),
             ("noise", noise()),
             ("probes", probes()),
-            ("latents", points("Prior latents x(T) in model space to decode deterministically (ode, dpm_solver); n is then their count (default none).")),
+            ("latents", points("Prior latents x(T) in model space to decode deterministically (ode, dpm_solver); n is then their count (default none).", minItems: 1)),
             ("timeout_ms", timeoutMs()),
         ], required: [], closed: true, "Sampling parameters; every field is optional.")
     }
@@ -658,7 +658,11 @@ private struct Builder {
         return objectSchema([
             ("x", points("Points in data space.", minItems: 1)),
             ("t", obj([
-                "oneOf": .array([time, arrayOf(time)]),
+                "oneOf": .array([time, { () -> JSONValue in
+                    guard case .object(var a) = arrayOf(time) else { return arrayOf(time) }
+                    a["minItems"] = int(1)
+                    return .object(a)
+                }()]),
                 "description": str("Time in (0, 1]: one number for every point, or an array of times, one per point."),
             ])),
             ("timeout_ms", timeoutMs()),

@@ -33,11 +33,14 @@ struct RequestReader {
 
     mutating func int(_ field: String, _ range: ClosedRange<Int64>) throws(APIError) -> Int64? {
         guard let v = value(field) else { return nil }
-        guard case .integer(let i) = v else {
-            if case .number(let d) = v, d.rounded() == d, d.isFinite {
-                throw .invalid(field: field, "must be an integer literal (got \(d))")
-            }
-            throw .invalid(field: field, "must be an integer, got \(v.typeName)")
+        let i: Int64
+        switch v {
+        case .integer(let value): i = value
+        case .number(let d) where d.rounded() == d && abs(d) <= 9_007_199_254_740_992:
+            // JSON Schema's "integer" includes 2.0; beyond 2^53 a double is not exact.
+            i = Int64(d)
+        default:
+            throw .invalid(field: field, "must be an integer, got \(v.typeName == "number" ? "a fraction" : v.typeName)")
         }
         guard range.contains(i) else {
             throw .invalid(field: field, "must be between \(range.lowerBound) and \(range.upperBound), got \(i)")
