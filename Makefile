@@ -7,7 +7,7 @@ MODELS     ?= Models
 HOST       ?= 127.0.0.1
 PORT       ?= 8080
 PYTHON     ?= python3
-APT_PACKAGES := libmicrohttpd-dev libjansson-dev libopenblas-dev pkg-config
+APT_PACKAGES := libmicrohttpd-dev libjansson-dev libopenblas-dev zlib1g-dev pkg-config
 # Where pip refuses to install into $(PYTHON) (an externally managed Python, PEP 668).
 ST_VENV    := .build/schemathesis-venv
 # Tests/schemathesis.sh uses the 4.x command line and configuration file.
@@ -21,8 +21,8 @@ all: build
 
 # Install the C libraries only when pkg-config cannot find them.
 deps:
-	@if pkg-config --exists libmicrohttpd jansson openblas 2>/dev/null; then \
-		echo "deps: libmicrohttpd, jansson and OpenBLAS found"; \
+	@if pkg-config --exists libmicrohttpd jansson openblas zlib 2>/dev/null; then \
+		echo "deps: libmicrohttpd, jansson, OpenBLAS and zlib found"; \
 	else \
 		echo "deps: installing $(APT_PACKAGES)"; \
 		$(SUDO) apt-get update -qq && \

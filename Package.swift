@@ -21,14 +21,19 @@ let package = Package(
                        providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         // JSON values parsed by jansson, and a strict encoder.
         .target(name: "ScoreJSON", dependencies: ["CJansson"]),
         // Tensors, kernels, RNG, model files, SDEs and score networks.
-        .target(name: "ScoreCore", dependencies: ["COpenBLAS", "ScoreJSON"]),
+        .target(name: "ScoreCore", dependencies: ["COpenBLAS", "CZlib", "ScoreJSON"]),
 
         // Samplers, ODE solvers, likelihoods and the Dispatch scheduler; no HTTP.
         .target(name: "ScoreSampling", dependencies: ["ScoreCore"]),
+
+        // Denoising (and sliced) score matching: backward passes, Adam, EMA, data sets.
+        .target(name: "ScoreTraining", dependencies: ["ScoreCore"]),
 
         // HTTP transport over libmicrohttpd: bytes, routing, suspend/resume; no models.
         .target(name: "ScoreHTTPTransport", dependencies: ["CMicroHTTPD"]),
@@ -39,7 +44,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "scoreserve", dependencies: [
-            "ScoreCore", "ScoreJSON", "ScoreSampling", "ScoreHTTP", "ScoreHTTPTransport",
+            "ScoreCore", "ScoreJSON", "ScoreSampling", "ScoreHTTP", "ScoreHTTPTransport", "ScoreTraining",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -48,6 +53,7 @@ let package = Package(
         .testTarget(name: "ScoreJSONTests", dependencies: ["ScoreJSON"]),
         .testTarget(name: "ScoreCoreTests", dependencies: ["ScoreCore", "ScoreJSON"]),
         .testTarget(name: "ScoreSamplingTests", dependencies: ["ScoreSampling", "ScoreCore"]),
+        .testTarget(name: "ScoreTrainingTests", dependencies: ["ScoreTraining", "ScoreCore", "ScoreSampling"]),
         .testTarget(name: "ScoreHTTPTests", dependencies: [
             "ScoreHTTP", "ScoreHTTPTransport", "ScoreSampling", "ScoreCore", "ScoreJSON",
             .product(name: "Logging", package: "swift-log"),
