@@ -81,18 +81,26 @@ public final class MLPBackprop {
                          target: UnsafePointer<Float>, used: Int, weight: Float,
                          grad g: UnsafeMutablePointer<Float>) -> Double {
         forward(p, x: x, times: times)
-        let L = layout
-        let (b, d, h, l, eDim) = (rows, L.dimension, L.hidden, L.blocks, L.embedDim)
         var loss = 0.0
-        for r in 0..<b {
-            for j in 0..<d {
-                let i = r * d + j
+        for r in 0..<rows {
+            for j in 0..<layout.dimension {
+                let i = r * layout.dimension + j
                 guard r < used else { dO[i] = 0; continue }
                 let diff = o[i] - target[i]
                 loss += Double(diff) * Double(diff)
                 dO[i] = 2 * weight * diff
             }
         }
+        backward(p, x: x, dOutput: dO, grad: g)
+        return loss * Double(weight)
+    }
+
+    /// Adds ∂(Σ dOutput ⊙ o)/∂θ to `grad`: the backward pass of the last `forward`,
+    /// which must have run on the same `x`.
+    public func backward(_ p: UnsafePointer<Float>, x: UnsafePointer<Float>, dOutput dO: UnsafePointer<Float>,
+                         grad g: UnsafeMutablePointer<Float>) {
+        let L = layout
+        let (b, d, h, l, eDim) = (rows, L.dimension, L.hidden, L.blocks, L.embedDim)
         // proj_out
         BLAS.sgemm(transA: true, transB: false, m: d, n: h, k: b, alpha: 1, a: dO, lda: d, b: v, ldb: h,
                    beta: 1, c: g + L.outW, ldc: h)
@@ -128,7 +136,6 @@ public final class MLPBackprop {
         BLAS.sgemm(transA: true, transB: false, m: eDim, n: eDim, k: b, alpha: 1, a: de, lda: eDim, b: phi, ldb: eDim,
                    beta: 1, c: g + L.embedW, ldc: eDim)
         Self.addColumnSums(de, rows: b, columns: eDim, into: g + L.embedB)
-        return loss * Double(weight)
     }
 
     private static func addColumnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Int,
