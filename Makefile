@@ -15,7 +15,7 @@ ST_SPEC    := schemathesis>=4.32,<5
 ST_IS_4    := import schemathesis, sys; sys.exit(not schemathesis.__version__.startswith("4."))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps schemathesis-deps build release test serve clean
+.PHONY: all deps schemathesis-deps build release test serve clean models
 
 all: build
 
@@ -65,3 +65,14 @@ serve: release
 
 clean:
 	rm -rf .build
+
+# Retrain every shipped model from scratch with the commands in their model cards
+# (minutes on 2 cores; not part of CI). Same machine, same command: same weights.
+TRAIN := .build/release/scoreserve train
+models: release
+	$(TRAIN) --data moons --sde vp --steps 20000 --hold-out 5000 --output Models/moons-vp
+	$(TRAIN) --data 8gaussians --sde subvp --steps 20000 --hold-out 5000 --output Models/8gaussians-subvp
+	$(TRAIN) --data checkerboard --sde ve --sigma-max 12 --steps 20000 --hold-out 5000 --output Models/checkerboard-ve
+	$(TRAIN) --data swissroll --sde vp --steps 20000 --hold-out 5000 --output Models/swissroll-vp
+	$(TRAIN) --data Models/data/digits.csv --shape 8,8 --levels 17 --shift 8 --scale 8 --sde vp \
+		--hidden 256 --blocks 3 --embed-dim 64 --steps 20000 --batch-size 256 --hold-out 297 --output Models/digits-vp

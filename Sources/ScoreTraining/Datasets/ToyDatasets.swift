@@ -142,13 +142,16 @@ public enum ToyDataset: String, CaseIterable, Sendable {
         case .eightGaussians:
             let sigma = ToyDataset.eightGaussiansStd
             let inverseTwoVariance = 1 / (2 * sigma * sigma)
-            var exponents = (0 ..< 8).map { _ in 0.0 }
-            for (k, c) in ToyDataset.eightGaussiansCentres.enumerated() {
-                let dx = x - c.x, dy = y - c.y
-                exponents[k] = -(dx * dx + dy * dy) * inverseTwoVariance
+            let p = SIMD2(x, y)
+            func exponent(_ c: SIMD2<Double>) -> Double {
+                let d = p - c
+                return -(d * d).sum() * inverseTwoVariance
             }
-            let m = exponents.max()!
-            let sum = exponents.reduce(0) { $0 + exp($1 - m) }
+            let centres = ToyDataset.eightGaussiansCentres
+            var m = -Double.infinity
+            for c in centres { m = max(m, exponent(c)) }
+            var sum = 0.0
+            for c in centres { sum += exp(exponent(c) - m) }
             return m + log(sum) - log(8.0) - log(2 * Double.pi * sigma * sigma)
         case .checkerboard:
             guard x >= -4, x < 4, y >= -4, y < 4 else { return -Double.infinity }
