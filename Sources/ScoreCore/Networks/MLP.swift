@@ -20,9 +20,20 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
     public let embedDim: Int
     public let parameterCount: Int
 
+    /// Where each tensor sits in `weights`.
+    public let layout: MLPLayout
     private let weights: UnsafeMutablePointer<Float>
-    private let fourier: Int, embedW: Int, embedB: Int, inW: Int, inB: Int
-    private let tembW: Int, tembB: Int, denseW: Int, denseB: Int, outW: Int, outB: Int
+    private var fourier: Int { layout.fourier }
+    private var embedW: Int { layout.embedW }
+    private var embedB: Int { layout.embedB }
+    private var inW: Int { layout.inW }
+    private var inB: Int { layout.inB }
+    private var tembW: Int { layout.tembW }
+    private var tembB: Int { layout.tembB }
+    private var denseW: Int { layout.denseW }
+    private var denseB: Int { layout.denseB }
+    private var outW: Int { layout.outW }
+    private var outB: Int { layout.outB }
 
     /// The tensors of one network, as PyTorch names them.
     public struct Tensors {
@@ -52,28 +63,29 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
     }
 
     /// Builds the network from tensors whose shapes the caller has checked.
-    public init(sde: SDE, dimension d: Int, hidden h: Int, blocks l: Int, embedDim e: Int, tensors t: Tensors) {
-        self.sde = sde
-        dimension = d; hidden = h; blocks = l; embedDim = e
-        var layout = 0
-        func take(_ n: Int) -> Int { defer { layout += n }; return layout }
-        fourier = take(e / 2); embedW = take(e * e); embedB = take(e)
-        inW = take(h * d); inB = take(h)
-        tembW = take(l * h * e); tembB = take(l * h)
-        denseW = take(l * h * h); denseB = take(l * h)
-        outW = take(d * h); outB = take(d)
-        parameterCount = layout
-        weights = .allocate(capacity: Swift.max(layout, 1))
-        func put(_ values: [Float], at offset: Int) {
-            values.withUnsafeBufferPointer { (weights + offset).update(from: $0.baseAddress!, count: values.count) }
-        }
-        put(t.fourier, at: fourier); put(t.embedWeight, at: embedW); put(t.embedBias, at: embedB)
-        put(t.inWeight, at: inW); put(t.inBias, at: inB)
+    public convenience init(sde: SDE, dimension d: Int, hidden h: Int, blocks l: Int, embedDim e: Int, tensors t: Tensors) {
+        let layout = MLPLayout(dimension: d, hidden: h, blocks: l, embedDim: e)
+        var p = [Float](repeating: 0, count: layout.count)
+        func put(_ values: [Float], at offset: Int) { p.replaceSubrange(offset..<(offset + values.count), with: values) }
+        put(t.fourier, at: layout.fourier); put(t.embedWeight, at: layout.embedW); put(t.embedBias, at: layout.embedB)
+        put(t.inWeight, at: layout.inW); put(t.inBias, at: layout.inB)
         for i in 0..<l {
-            put(t.tembWeight[i], at: tembW + i * h * e); put(t.tembBias[i], at: tembB + i * h)
-            put(t.denseWeight[i], at: denseW + i * h * h); put(t.denseBias[i], at: denseB + i * h)
+            put(t.tembWeight[i], at: layout.tembW + i * h * e); put(t.tembBias[i], at: layout.tembB + i * h)
+            put(t.denseWeight[i], at: layout.denseW + i * h * h); put(t.denseBias[i], at: layout.denseB + i * h)
         }
-        put(t.outWeight, at: outW); put(t.outBias, at: outB)
+        put(t.outWeight, at: layout.outW); put(t.outBias, at: layout.outB)
+        self.init(sde: sde, layout: layout, parameters: p)
+    }
+
+    /// Builds the network from one flat parameter vector in `layout`'s order.
+    public init(sde: SDE, layout: MLPLayout, parameters p: [Float]) {
+        precondition(p.count == layout.count)
+        self.sde = sde
+        self.layout = layout
+        dimension = layout.dimension; hidden = layout.hidden; blocks = layout.blocks; embedDim = layout.embedDim
+        parameterCount = layout.count
+        weights = .allocate(capacity: Swift.max(layout.count, 1))
+        p.withUnsafeBufferPointer { weights.update(from: $0.baseAddress!, count: p.count) }
     }
 
     deinit { weights.deallocate() }
