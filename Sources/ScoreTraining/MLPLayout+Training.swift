@@ -36,4 +36,5 @@ extension NoiseStream {
     public static let trainingTime = NoiseStream(rawValue: 42)
     public static let trainingNoise = NoiseStream(rawValue: 43)
     public static let trainingProjection = NoiseStream(rawValue: 44)
+    public static let trainingDequantize = NoiseStream(rawValue: 45)
 }

@@ -26,6 +26,7 @@ public final class Trainer {
         let backprop: MLPBackprop
         var grad: [Float]
         var x: [Float], times: [Double], target: [Float], noise: [Double], dOut: [Float], plus: [Float]
+        var dequantize: [Double]
         var loss = 0.0
 
         init(layout: MLPLayout, rows: Int) {
@@ -38,6 +39,7 @@ public final class Trainer {
             noise = Array(repeating: 0, count: d)
             dOut = Array(repeating: 0, count: rows * d)
             plus = Array(repeating: 0, count: rows * d)
+            dequantize = Array(repeating: 0, count: d)
         }
     }
 
@@ -128,8 +130,14 @@ struct MinibatchContext: Sendable {
             }
             let a = sde.meanCoefficient(t), sigma = sde.marginalStd(t)
             w.times[r] = t
+            if options.dequantizeWidth > 0 {
+                w.dequantize.withUnsafeMutableBufferPointer {
+                    Noise.uniform(NoiseKey(seed: options.seed, index: row, step: 0, stream: .trainingDequantize), into: $0)
+                }
+            }
             for j in 0..<d {
-                w.x[r * d + j] = Float(a * data[index * d + j] + sigma * w.noise[j])
+                let x0 = data[index * d + j] + (options.dequantizeWidth > 0 ? w.dequantize[j] * options.dequantizeWidth : 0)
+                w.x[r * d + j] = Float(a * x0 + sigma * w.noise[j])
                 w.target[r * d + j] = Float(-w.noise[j])
             }
         }

@@ -28,6 +28,11 @@ public struct TrainingOptions: Sendable, Equatable {
     public var subBatch = 128
     /// SSM projection distribution.
     public var projections: SSMProjection = .rademacher
+    /// Uniform dequantization: each drawn point x0 gets x0 + u·width, u ~ U[0, 1)^D
+    /// (width = one integer level in model space, 1/scale); 0 for none. Models of
+    /// integer data need it so their density is continuous, as the likelihood's
+    /// dequantization assumes.
+    public var dequantizeWidth = 0.0
 
     public init() {}
 }

@@ -14,8 +14,8 @@ struct Train: ParsableCommand {
 
             Examples:
               scoreserve train --data moons --sde vp --steps 20000 --output Models/moons-vp
-              scoreserve train --data Models/data/digits.csv --shape 8,8 --levels 17 --shift 8 --scale 8 \\
-                  --sde vp --hidden 512 --steps 40000 --output Models/digits-vp
+              scoreserve train --data Models/data/digits.csv --shape 8,8 --levels 17 --dequantize \\
+                  --shift 8 --scale 8 --sde vp --hidden 256 --steps 20000 --output Models/digits-vp
             """)
 
     @Option(help: "Toy set (\(ToyDataset.allCases.map(\.rawValue).joined(separator: ", "))) or a .csv/.npy file.")
@@ -25,6 +25,7 @@ struct Train: ParsableCommand {
     @Option(help: "Data shift (data space → model space: (x − shift)/scale).") var shift: Double = 0
     @Option(help: "Data scale.") var scale: Double = 1
     @Option(help: "Integer levels of the data (enables dequantized likelihoods).") var levels: Int?
+    @Flag(help: "Train on uniformly dequantized data x + u, u ~ U[0, 1) per value (needs --levels).") var dequantize = false
     @Option(help: "SDE: vp, subvp, ve, ve_power.") var sde: String = "vp"
     @Option(help: "ve sigma_max (default 50; a few times the data's diameter).") var sigmaMax: Double?
     @Option(help: "Objective: dsm or ssm.") var objective: String = "dsm"
@@ -85,6 +86,10 @@ struct Train: ParsableCommand {
         options.gradientClip = clip
         options.emaDecay = ema
         options.seed = seed
+        if dequantize {
+            guard levels != nil else { throw ValidationError("--dequantize needs --levels") }
+            options.dequantizeWidth = 1 / abs(scale)
+        }
         let layout = MLPLayout(dimension: d, hidden: hidden, blocks: blocks, embedDim: embedDim)
         let trainer = Trainer(layout: layout, sde: sdeValue, data: model, options: options,
                               initial: layout.initialParameters(seed: seed, fourierScale: fourierScale))
@@ -111,6 +116,7 @@ struct Train: ParsableCommand {
             "learning_rate": "\(lr)", "warmup": "\(warmup)", "gradient_clip": "\(clip)", "ema": "\(ema)",
             "seed": "\(seed)", "fourier_scale": "\(fourierScale)", "final_loss": "\(finalLoss)",
             "train_points": "\(dataset.count)", "held_out_points": "\(heldOut?.count ?? 0)",
+            "dequantize": "\(dequantize)",
         ]
         let directoryName = URL(fileURLWithPath: output).standardizedFileURL.lastPathComponent
         try ModelDirectoryWriter.write(
