@@ -63,7 +63,7 @@ if truth is not None:
               f"{truth:.4f} nats/point ({-truth / (d * math.log(2)):.4f} bits/dim); the model is "
               f"{gap:.4f} nats/point below it.", ""]
 lines += ["The log-likelihood is the probability-flow ODE's `log p_eps(x) + log π(z) − log p_T(z)` "
-          "(exact trace for D ≤ 16; Hutchinson with 4 uniform dequantization draws for models with levels), "
+          "(exact trace; for models with levels averaged over 4 uniform dequantization draws, in units of the integer levels), "
           "as `docs/samplers.md` explains.", "",
           "![samples (left) next to held-out data (right)](samples.png)", "",
           "Samples: `scoreserve sample` with the default sampler, seed 1; plotted with `scoreserve plot --side-by-side`.", ""]
