@@ -10,17 +10,6 @@ public enum ModelDirectoryWriter {
         public let description: String
     }
 
-    /// The SDE's config.json section.
-    static func sdeObject(_ sde: SDE) -> JSONObject {
-        var o = JSONObject(["type": .string(sde.kind.rawValue)])
-        switch sde.kind {
-        case .vp, .subvp: o["beta_min"] = .number(sde.betaMin); o["beta_max"] = .number(sde.betaMax)
-        case .ve: o["sigma_min"] = .number(sde.sigmaMin); o["sigma_max"] = .number(sde.sigmaMax)
-        case .vePower: o["sigma"] = .number(sde.sigma)
-        }
-        return o
-    }
-
     public static func write(directory: String, name: String, description: String, data: DataSpec, sde: SDE,
                              layout: MLPLayout, parameters: [Float], metadata: [String: String],
                              lossLog: [(step: Int, loss: Double)]) throws {
@@ -38,7 +27,7 @@ public enum ModelDirectoryWriter {
         if let levels = data.levels { dataObject["levels"] = .integer(Int64(levels)) }
         let config = JSONObject([
             "name": .string(name), "description": .string(description),
-            "data": .object(dataObject), "sde": .object(sdeObject(sde)),
+            "data": .object(dataObject), "sde": .object(sde.configObject),
             "network": .object(JSONObject([
                 "type": .string("mlp"), "hidden": .integer(Int64(layout.hidden)),
                 "blocks": .integer(Int64(layout.blocks)), "embed_dim": .integer(Int64(layout.embedDim)),

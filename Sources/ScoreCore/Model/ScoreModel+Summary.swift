@@ -2,17 +2,9 @@ import Foundation
 import ScoreJSON
 
 extension ScoreModel {
-    /// The SDE with its parameters, as config.json spells them.
+    /// The SDE with its parameters and eps values.
     public var sdeSummary: JSONObject {
-        var o = JSONObject(["type": .string(sde.kind.rawValue)])
-        switch sde.kind {
-        case .vp, .subvp:
-            o["beta_min"] = .number(sde.betaMin); o["beta_max"] = .number(sde.betaMax)
-        case .ve:
-            o["sigma_min"] = .number(sde.sigmaMin); o["sigma_max"] = .number(sde.sigmaMax)
-        case .vePower:
-            o["sigma"] = .number(sde.sigma)
-        }
+        var o = sde.configObject
         o["sampling_eps"] = .number(sde.samplingEps)
         o["likelihood_eps"] = .number(sde.likelihoodEps)
         return o
