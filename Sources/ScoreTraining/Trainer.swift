@@ -19,6 +19,8 @@ public final class Trainer {
     /// (step, mean loss) every `logEvery` steps.
     public private(set) var lossLog: [(step: Int, loss: Double)] = []
     private let workers: [Worker]
+    /// The summed minibatch gradient, reused every step.
+    private var gradient: [Float]
 
     /// One sub-batch's buffers and gradient, reused every step.
     final class Worker: @unchecked Sendable {
@@ -54,6 +56,7 @@ public final class Trainer {
         adam = AdamState(parameters: p)
         let subBatches = (options.batchSize + options.subBatch - 1) / options.subBatch
         workers = (0..<subBatches).map { _ in Worker(layout: layout, rows: options.subBatch) }
+        gradient = Array(repeating: 0, count: layout.count)
     }
 
     /// The EMA weights (what gets saved).
@@ -85,13 +88,16 @@ public final class Trainer {
         DispatchQueue.concurrentPerform(iterations: workers.count) { s in
             context.fill(workers[s], subBatch: s, step: k, parameters: p)
         }
-        var g = workers[0].grad
-        var loss = workers[0].loss
-        for w in workers.dropFirst() {
-            for i in g.indices { g[i] += w.grad[i] }
-            loss += w.loss
+        // Summed in sub-batch order, into a buffer reused every step.
+        gradient.withUnsafeMutableBufferPointer { g in
+            workers[0].grad.withUnsafeBufferPointer { g.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+            for w in workers.dropFirst() {
+                w.grad.withUnsafeBufferPointer { wg in for i in 0..<g.count { g[i] += wg[i] } }
+            }
         }
-        _ = adam.update(&parameters, gradient: &g, trainable: layout.embedW..<layout.count,
+        var loss = workers[0].loss
+        for w in workers.dropFirst() { loss += w.loss }
+        _ = adam.update(&parameters, gradient: &gradient, trainable: layout.embedW..<layout.count,
                         learningRate: options.learningRate, warmup: options.warmup,
                         clip: options.gradientClip, emaDecay: options.emaDecay)
         return loss
