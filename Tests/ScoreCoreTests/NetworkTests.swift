@@ -26,7 +26,7 @@ struct NetworkTests {
     func gmmScore(_ sde: SDE) {
         let gmm = GaussianMixture(sde: sde, components: Self.mixture)
         let workspace = ScoreWorkspace(network: gmm, rows: 4)
-        var rng = TestRNG(state: 7)
+        var rng = SplitMix64(seed: 7)
         for t in [1e-3, 0.05, 0.3, 0.7, 1.0] {
             let spread = max(2.0, sde.marginalStd(t))
             for _ in 0..<4 {
@@ -64,7 +64,7 @@ struct NetworkTests {
 
     @Test("empirical score equals finite differences of its exact log p_t", arguments: sdes)
     func empiricalScore(_ sde: SDE) {
-        var rng = TestRNG(state: 99)
+        var rng = SplitMix64(seed: 99)
         let d = 2
         let points = (0..<40 * d).map { _ in rng.normal() }
         let net = Empirical(sde: sde, dimension: d, points: points)
@@ -109,7 +109,7 @@ struct NetworkTests {
             network = try ScoreModel.load(directory: fixturesDirectory.appendingPathComponent(which).path).network
         }
         let d = network.dimension, n = 6, p = 3
-        var rng = TestRNG(state: 11)
+        var rng = SplitMix64(seed: 11)
         let x = (0..<n * d).map { _ in Float(rng.normal()) }
         let t = (0..<n).map { _ in 0.05 + 0.9 * rng.uniform() }
         let v = (0..<n * p * d).map { _ in Float(rng.normal()) }
@@ -142,7 +142,7 @@ struct NetworkTests {
     func mlpBatchIndependence() throws {
         let model = try ScoreModel.load(directory: fixturesDirectory.appendingPathComponent("mlp-vp").path)
         let d = model.data.dimension
-        var rng = TestRNG(state: 3)
+        var rng = SplitMix64(seed: 3)
         let n = 37
         let x = (0..<n * d).map { _ in Float(rng.normal()) }
         let t = (0..<n).map { _ in 1e-3 + rng.uniform() * (1 - 1e-3) }

@@ -157,7 +157,7 @@ struct PNGTests {
     @Test("CRC-32 matches the check value and the independent implementation")
     func crc() {
         #expect(PNG.crc32(Array("123456789".utf8)) == 0xCBF4_3926)
-        var rng = TestRNG(state: 3)
+        var rng = SplitMix64(seed: 3)
         let bytes = (0..<1000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         #expect(PNG.crc32(bytes) == referenceCRC32(bytes))
         #expect(PNG.crc32([]) == 0)
@@ -166,7 +166,7 @@ struct PNGTests {
     @Test("RGB: signature, IHDR, valid CRCs, and pixels round-trip through an independent decoder")
     func rgbRoundTrip() throws {
         let (w, h) = (37, 23)
-        var rng = TestRNG(state: 11)
+        var rng = SplitMix64(seed: 11)
         let pattern = (0..<(w * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         // Rows of one value (the Sub filter wins), then repeated random rows (Up wins).
         var rgb: [UInt8] = []
@@ -190,7 +190,7 @@ struct PNGTests {
         let (w, h) = (1, 1)
         let one = PNG.encode(width: w, height: h, gray: [200])
         checkStructure(one, width: 1, height: 1, colorType: 0)
-        var rng = TestRNG(state: 5)
+        var rng = SplitMix64(seed: 5)
         let gray = (0..<(50 * 31)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let png = PNG.encode(width: 50, height: 31, gray: gray)
         checkStructure(png, width: 50, height: 31, colorType: 0)
@@ -229,7 +229,7 @@ struct PNGTests {
     @Test("Scatter: samples land where the panel maps them, data behind, frame around, outliers do not squash")
     func scatter() throws {
         var samples: [Float] = []
-        var rng = TestRNG(state: 9)
+        var rng = SplitMix64(seed: 9)
         for _ in 0..<999 {
             samples += [Float(rng.below(2001)) / 1000 - 1, Float(rng.below(2001)) / 1000 - 1]
         }

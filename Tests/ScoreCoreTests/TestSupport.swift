@@ -45,29 +45,9 @@ func maxRowRelativeError(_ a: [Double], _ b: [Double], dimension d: Int) -> Doub
     return worst
 }
 
-/// A deterministic SplitMix64 for test inputs (not the product's RNG).
-struct TestRNG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A value in 0..<n (n > 0).
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func normal() -> Double {
-        let u1 = max(uniform(), 1e-300), u2 = uniform()
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    }
-}
-
 /// A random residual MLP's tensors (PyTorch names) for D, H, L, E.
 func randomMLPTensors(d: Int, h: Int, l: Int, e: Int, seed: UInt64, prefix: String = "") -> [SafeTensors.Entry] {
-    var rng = TestRNG(state: seed)
+    var rng = SplitMix64(seed: seed)
     func values(_ n: Int, _ scale: Double) -> [Float] { (0..<n).map { _ in Float(rng.normal() * scale) } }
     var out: [SafeTensors.Entry] = [
         .init(name: prefix + "embed.0.W", shape: [e / 2], values: values(e / 2, 8)),

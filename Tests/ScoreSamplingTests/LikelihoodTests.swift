@@ -89,7 +89,7 @@ struct LikelihoodTests {
         let components = Self.components(dimension: d)
         let model = TestModels.gmm(sde, components: components)
         let gmm = GaussianMixture(sde: sde, components: components)
-        var rng = TestRNG(state: 1000 + UInt64(d) * 10 + UInt64(SDE.Kind.allCases.firstIndex(of: kind)!))
+        var rng = SplitMix64(seed: 1000 + UInt64(d) * 10 + UInt64(SDE.Kind.allCases.firstIndex(of: kind)!))
         let x = rng.mixture(components, n: 48).points + Self.lowDensityPoints(dimension: d)
         let n = x.count / d
 
@@ -129,7 +129,7 @@ struct LikelihoodTests {
         let scaled = TestModels.gmm(sde, components: TestModels.mixture2D, shift: shift, scale: scale)
         let plain = TestModels.gmm(sde, components: TestModels.mixture2D)
         let gmm = GaussianMixture(sde: sde, components: TestModels.mixture2D)
-        var rng = TestRNG(state: 2024)
+        var rng = SplitMix64(seed: 2024)
         let xm = rng.mixture(TestModels.mixture2D, n: 16).points + Self.lowDensityPoints(dimension: 2)
         let n = xm.count / d
         var xd = xm
@@ -247,7 +247,7 @@ struct LikelihoodTests {
         let shift: [Double] = transformed ? [0.5, -1] : [0, 0]
         let scale: [Double] = transformed ? [3, -0.25] : [1, 1]
         let model = TestModels.gmm(sde, components: TestModels.mixture2D, shift: shift, scale: scale)
-        var rng = TestRNG(state: 77)
+        var rng = SplitMix64(seed: 77)
         // Five draws from the mixture, then [0, 0], a low-density point between the components.
         let xm = rng.mixture(TestModels.mixture2D, n: 5).points + [0, 0]
         var x = xm

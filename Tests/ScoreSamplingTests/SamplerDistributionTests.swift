@@ -43,14 +43,14 @@ struct SamplerDistributionTests {
     // MARK: Reference and calibration
 
     /// n exact draws with the mixture's weights *stratified*: exactly round(n·w_k) draws
-    /// of component k (250 / 150 / 100), by `TestRNG.mixture` on each component.
+    /// of component k (250 / 150 / 100), by `SplitMix64.mixture` on each component.
     /// Without stratification the reference's own multinomial weight noise is a large
     /// part of the energy distance's spread (an unstratified reference with 0.558 of
     /// component 0 once put a correct sampler, ve pc, at 0.038, above all 400 values of
     /// an unstratified null run); with it only the tested sample's weight noise remains,
     /// and check 2 watches that separately.
     static func reference(seed: UInt64, _ mixture: [GaussianMixture.Component] = components) -> [Double] {
-        var rng = TestRNG(state: seed)
+        var rng = SplitMix64(seed: seed)
         let total = mixture.reduce(0) { $0 + $1.weight }
         return mixture.flatMap { rng.mixture([$0], n: Int((Double(n) * $0.weight / total).rounded())).points }
     }
@@ -85,7 +85,7 @@ struct SamplerDistributionTests {
 
     static let calibration: Calibration = {
         let null = (0..<100).map { pair in
-            var rng = TestRNG(state: 0xD1B5_4A32_D192_ED03 &* UInt64(pair + 1))
+            var rng = SplitMix64(seed: 0xD1B5_4A32_D192_ED03 &* UInt64(pair + 1))
             let sample = rng.mixture(components, n: n).points
             return Statistics.energyDistance(sample, reference(seed: 0x8CB9_2BA7_2F3D_8DD7 &* UInt64(pair + 1)),
                                              dimension: d)

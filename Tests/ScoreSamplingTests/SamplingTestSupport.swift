@@ -32,22 +32,7 @@ enum TestModels {
     ]
 }
 
-/// A deterministic SplitMix64 for test inputs (independent of the product's Philox).
-struct TestRNG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func normal() -> Double {
-        let u1 = max(uniform(), 1e-300), u2 = uniform()
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    }
-
+extension SplitMix64 {
     /// `n` exact draws from a mixture, [n × D], and their component labels.
     mutating func mixture(_ components: [GaussianMixture.Component], n: Int) -> (points: [Double], labels: [Int]) {
         let total = components.reduce(0) { $0 + $1.weight }

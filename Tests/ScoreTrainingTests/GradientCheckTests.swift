@@ -32,7 +32,7 @@ struct GradientCheckTests {
         let layout = MLPLayout(dimension: 3, hidden: 6, blocks: 2, embedDim: 4)
         let rows = 5
         let params = layout.initialParameters(seed: 11, fourierScale: 2)
-        var rng = SplitMix(state: 3)
+        var rng = SplitMix64(seed: 3)
         let x = (0..<(rows * 3)).map { _ in Float(rng.normal()) }
         let times = (0..<rows).map { _ in 0.05 + 0.9 * rng.uniform() }
         let target = (0..<(rows * 3)).map { _ in Float(rng.normal()) }
@@ -99,19 +99,3 @@ struct GradientCheckTests {
     }
 }
 
-/// A deterministic SplitMix64 for test inputs.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func normal() -> Double {
-        let u1 = max(uniform(), 1e-300), u2 = uniform()
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    }
-}

@@ -21,7 +21,7 @@ struct ScoreMatchingTheoremTests {
     static func objectives(_ p: [Float], n: Int, seed: UInt64)
         -> (dsm: [Double], esm: [Double], gradDSM: [Float], gradESM: [Float]) {
         let d = 2
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(seed: seed)
         var dsm: [Double] = [], esm: [Double] = []
         var gradDSM = [Float](repeating: 0, count: layout.count), gradESM = gradDSM
         let backprop = MLPBackprop(layout: layout, rows: rows)

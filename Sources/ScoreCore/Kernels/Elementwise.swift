@@ -1,6 +1,8 @@
 import Foundation
 
-/// Fused element-wise passes over Float32 activations.
+/// Element-wise passes over Float32 activations with the C library's `exp`: the
+/// trainer's reference arithmetic (its weights are reproduced bit for bit, so it keeps
+/// these); sampling uses the vectorised `VectorMath`.
 public enum Elementwise {
     /// silu(x) = x · sigmoid(x).
     @inline(__always)
@@ -13,23 +15,10 @@ public enum Elementwise {
         return s * (1 + x * (1 - s))
     }
 
-    /// `x[i] = silu(x[i])` over `count` values.
-    @inline(__always)
-    public static func siluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = silu(x[i]) }
-    }
-
     /// `out[i] = silu(x[i])`.
     @inline(__always)
     public static func silu(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { out[i] = silu(x[i]) }
-    }
-
-    /// `out[i] = silu(a[i] + b[i])`: a residual stream plus a time embedding.
-    @inline(__always)
-    public static func siluSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                               into out: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { out[i] = silu(a[i] + b[i]) }
     }
 
     /// Writes `bias` into each of `rows` rows of `out` (the `beta = 1` start of a GEMM).

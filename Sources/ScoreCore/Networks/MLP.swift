@@ -98,7 +98,7 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
     }
 
     private struct Layout {
-        var x = 0, phi = 0, e = 0, temb = 0, h = 0, u = 0, out = 0, pre = 0
+        var x = 0, phi = 0, e = 0, temb = 0, slot = 0, h = 0, u = 0, out = 0, pre = 0
         var tx = 0, th = 0, tu = 0, tout = 0
         var bytes = 0
     }
@@ -113,12 +113,13 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         o.phi = s.reserve(Float.self, bp * embedDim)
         o.e = s.reserve(Float.self, bp * embedDim)
         o.temb = s.reserve(Float.self, bp * blocks * hidden)
+        o.slot = s.reserve(Int32.self, bp)
         o.h = s.reserve(Float.self, bp * hidden)
         o.u = s.reserve(Float.self, bp * hidden)
         o.out = s.reserve(Float.self, bp * dimension)
         if p > 0 {
             let tp = BLAS.paddedRows(b * p)
-            o.pre = s.reserve(Float.self, blocks * bp * hidden)  // h + temb before each block's silu
+            o.pre = s.reserve(Float.self, (blocks + 1) * bp * hidden)  // silu' at each silu's input
             o.tx = s.reserve(Float.self, tp * dimension)
             o.th = s.reserve(Float.self, tp * hidden)
             o.tu = s.reserve(Float.self, tp * hidden)
@@ -138,17 +139,18 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
                       into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
         guard b > 0 else { return }
         let o = layout(rows: b)
-        forward(x, times: times, rows: b, layout: o, scratch: scratch, preActivations: nil)
+        forward(x, times: times, rows: b, layout: o, scratch: scratch, siluDerivatives: nil)
         let result = (scratch + o.out).assumingMemoryBound(to: Float.self)
         out.update(from: result, count: b * dimension)
     }
 
     /// The primal pass over `b` rows padded to whole row groups; the scaled scores are
     /// left in the layout's `out` region and the final residual stream in `h`. With
-    /// `preActivations`, each block's `h + temb` is kept there ([L × padded rows × H]).
+    /// `siluDerivatives`, silu' at each block's input `h + temb` and at the final
+    /// `silu(h)` is kept there ([(L + 1) × padded rows × H]).
     private func forward(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows b: Int,
                          layout o: Layout, scratch: UnsafeMutableRawPointer,
-                         preActivations: UnsafeMutablePointer<Float>?) {
+                         siluDerivatives: UnsafeMutablePointer<Float>?) {
         let (d, h, l, e) = (dimension, hidden, blocks, embedDim)
         let bp = BLAS.paddedRows(b)
         let xs = (scratch + o.x).assumingMemoryBound(to: Float.self)
@@ -161,27 +163,41 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         let w = UnsafePointer(weights)
         let half = e / 2
 
-        // Inputs and Fourier features, with padding rows zeroed.
+        // Inputs, with padding rows zeroed.
         xs.update(from: x, count: b * d)
         (xs + b * d).update(repeating: 0, count: (bp - b) * d)
-        // The argument in Float64 keeps sin/cos accurate for large frequencies.
+
+        // The time embedding depends on t only: compute it once per run of equal times
+        // (every row of a fixed-step sampler shares one), in groups of `rowGroup` rows
+        // like any other GEMM, so a slot's numbers do not depend on its neighbours.
+        let slot = (scratch + o.slot).assumingMemoryBound(to: Int32.self)
+        var distinct = 0
         for r in 0..<bp {
-            let twoPiT = r < b ? 2 * Double.pi * times[r] : 0
-            let row = phi + r * e
-            for j in 0..<half {
-                let arg = twoPiT * Double(w[fourier + j])
-                row[j] = Float(Foundation.sin(arg))
-                row[half + j] = Float(Foundation.cos(arg))
+            if r < b, r > 0, times[r] == times[r - 1] {
+                slot[r] = slot[r - 1]
+            } else {
+                slot[r] = Int32(distinct)
+                // Fourier features; the argument in Float64 keeps sin/cos accurate for large frequencies.
+                let twoPiT = r < b ? 2 * Double.pi * times[r] : 0
+                let row = phi + distinct * e
+                for j in 0..<half {
+                    let arg = twoPiT * Double(w[fourier + j])
+                    row[j] = Float(Foundation.sin(arg))
+                    row[half + j] = Float(Foundation.cos(arg))
+                }
+                distinct += 1
             }
         }
+        let sp = BLAS.paddedRows(distinct)
+        (phi + distinct * e).update(repeating: 0, count: (sp - distinct) * e)
         // e = silu(φ W1ᵀ + b1)
-        Elementwise.broadcastRows(w + embedB, rows: bp, columns: e, into: emb)
-        BLAS.linearGrouped(m: bp, n: e, k: e, a: phi, weight: w + embedW, beta: 1, c: emb)
-        Elementwise.siluInPlace(emb, count: bp * e)
-        // All blocks' time projections ([bp × L·H]), one block's weights at a time.
-        Elementwise.broadcastRows(w + tembB, rows: bp, columns: l * h, into: temb)
+        Elementwise.broadcastRows(w + embedB, rows: sp, columns: e, into: emb)
+        BLAS.linearGrouped(m: sp, n: e, k: e, a: phi, weight: w + embedW, beta: 1, c: emb)
+        VectorMath.siluInPlace(emb, count: sp * e)
+        // All blocks' time projections ([slots × L·H]), one block's weights at a time.
+        Elementwise.broadcastRows(w + tembB, rows: sp, columns: l * h, into: temb)
         for i in 0..<l {
-            BLAS.linearGrouped(m: bp, n: h, k: e, a: emb, weight: w + tembW + i * h * e, beta: 1,
+            BLAS.linearGrouped(m: sp, n: h, k: e, a: emb, weight: w + tembW + i * h * e, beta: 1,
                                c: temb + i * h, ldc: l * h)
         }
         // h = x Winᵀ + b_in
@@ -190,25 +206,21 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         for i in 0..<l {
             let bias = w + denseB + i * h
             for r in 0..<bp {
-                let hr = hs + r * h, ur = u + r * h, tr = temb + r * l * h + i * h
-                if let pre = preActivations {
-                    let pr = pre + (i * bp + r) * h
-                    for j in 0..<h {
-                        let z = hr[j] + tr[j]
-                        pr[j] = z
-                        ur[j] = Elementwise.silu(z)
-                        hr[j] += bias[j]
-                    }
+                let tr = temb + Int(slot[r]) * l * h + i * h
+                if let siluDerivatives {
+                    VectorMath.blockInput(h: hs + r * h, temb: tr, bias: bias, u: u + r * h,
+                                          derivative: siluDerivatives + (i * bp + r) * h, count: h)
                 } else {
-                    for j in 0..<h {
-                        ur[j] = Elementwise.silu(hr[j] + tr[j])
-                        hr[j] += bias[j]  // the dense bias, added before the GEMM accumulates
-                    }
+                    VectorMath.blockInput(h: hs + r * h, temb: tr, bias: bias, u: u + r * h, count: h)
                 }
             }
             BLAS.linearGrouped(m: bp, n: h, k: h, a: u, weight: w + denseW + i * h * h, beta: 1, c: hs)
         }
-        Elementwise.silu(hs, into: u, count: bp * h)
+        if let siluDerivatives {
+            VectorMath.silu(hs, into: u, derivative: siluDerivatives + l * bp * h, count: bp * h)
+        } else {
+            VectorMath.silu(hs, into: u, count: bp * h)
+        }
         Elementwise.broadcastRows(w + outB, rows: bp, columns: d, into: out)
         BLAS.linearGrouped(m: bp, n: d, k: h, a: u, weight: w + outW, beta: 1, c: out)
         for r in 0..<b {
@@ -229,10 +241,9 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         let o = layout(rows: b, tangents: p)
         let bp = BLAS.paddedRows(b)
         let pre = (scratch + o.pre).assumingMemoryBound(to: Float.self)
-        forward(x, times: times, rows: b, layout: o, scratch: scratch, preActivations: pre)
+        forward(x, times: times, rows: b, layout: o, scratch: scratch, siluDerivatives: pre)
         scoreOut.update(from: (scratch + o.out).assumingMemoryBound(to: Float.self), count: b * d)
 
-        let hs = (scratch + o.h).assumingMemoryBound(to: Float.self)  // final residual stream
         let tx = (scratch + o.tx).assumingMemoryBound(to: Float.self)
         let th = (scratch + o.th).assumingMemoryBound(to: Float.self)
         let tu = (scratch + o.tu).assumingMemoryBound(to: Float.self)
@@ -247,17 +258,13 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         for i in 0..<l {
             // u' = silu'(h + temb) ⊙ h'; h' += u' W_dᵀ
             for q in 0..<rows {
-                let z = pre + (i * bp + q / p) * h
-                let hq = th + q * h, uq = tu + q * h
-                for j in 0..<h { uq[j] = Elementwise.siluDerivative(z[j]) * hq[j] }
+                VectorMath.multiply(pre + (i * bp + q / p) * h, th + q * h, into: tu + q * h, count: h)
             }
             (tu + rows * h).update(repeating: 0, count: (tp - rows) * h)
             BLAS.linearGrouped(m: tp, n: h, k: h, a: tu, weight: w + denseW + i * h * h, beta: 1, c: th)
         }
         for q in 0..<rows {
-            let z = hs + (q / p) * h
-            let hq = th + q * h, uq = tu + q * h
-            for j in 0..<h { uq[j] = Elementwise.siluDerivative(z[j]) * hq[j] }
+            VectorMath.multiply(pre + (l * bp + q / p) * h, th + q * h, into: tu + q * h, count: h)
         }
         (tu + rows * h).update(repeating: 0, count: (tp - rows) * h)
         BLAS.linearGrouped(m: tp, n: d, k: h, a: tu, weight: w + outW, beta: 0, c: tout)
