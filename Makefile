@@ -75,4 +75,4 @@ models: release
 	$(TRAIN) --data checkerboard --sde ve --sigma-max 12 --steps 20000 --hold-out 5000 --output Models/checkerboard-ve
 	$(TRAIN) --data swissroll --sde vp --steps 20000 --hold-out 5000 --output Models/swissroll-vp
 	$(TRAIN) --data Models/data/digits.csv --shape 8,8 --levels 17 --dequantize --shift 8 --scale 8 --sde vp \
-		--hidden 256 --blocks 3 --embed-dim 64 --steps 30000 --batch-size 256 --lr 3e-4 --hold-out 297 --output Models/digits-vp
+		--hidden 256 --blocks 3 --embed-dim 64 --steps 10000 --batch-size 256 --lr 3e-4 --hold-out 297 --output Models/digits-vp

@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "ScoreSamplingTests", dependencies: ["ScoreSampling", "ScoreCore"]),
         .testTarget(name: "ScoreTrainingTests", dependencies: ["ScoreTraining", "ScoreCore", "ScoreSampling"]),
         .testTarget(name: "ScoreHTTPTests", dependencies: [
-            "ScoreHTTP", "ScoreHTTPTransport", "ScoreSampling", "ScoreCore", "ScoreJSON",
+            "ScoreHTTP", "ScoreHTTPTransport", "ScoreSampling", "ScoreCore", "ScoreJSON", "ScoreTraining",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ],

@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+import ScoreCore
+import ScoreJSON
+import ScoreSampling
+import ScoreTraining
+
+/// Every trained model in `Models/` against its card (README.md): the weights are the
+/// ones the card fingerprints and `make models` retrains, the card's settings are the
+/// files', its held-out log-likelihood is what the engine computes now, the known-density
+/// models meet the quality bar, and every shipped model serves over HTTP.
+@Suite("Shipped models match their cards", .serialized)
+struct ShippedModelTests {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let models = root.appendingPathComponent("Models")
+    /// The trained models the Training issue asks for.
+    static let trained = ["moons-vp", "8gaussians-subvp", "checkerboard-ve", "swissroll-vp", "digits-vp"]
+
+    @Test("card settings, fingerprint and command match the files", arguments: trained)
+    func cardMatchesFiles(name: String) throws {
+        let dir = Self.models.appendingPathComponent(name)
+        let card = try ModelCard(directory: dir)
+        let tensors = try SafeTensors.load(path: dir.appendingPathComponent("model.safetensors").path)
+        let bytes = try [UInt8](Data(contentsOf: dir.appendingPathComponent("model.safetensors")))
+        // Fingerprint: the tensor bytes in name order (the data section follows the header).
+        let headerLength = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        var sha = SHA256()
+        for t in tensors.tensors.sorted(by: { $0.name < $1.name }) {
+            sha.update(bytes[(8 + headerLength + t.offsets.lowerBound)..<(8 + headerLength + t.offsets.upperBound)])
+        }
+        #expect(sha.hexDigest() == card.fingerprint, "\(name): weights differ from the card's fingerprint")
+
+        // The card's command is the one recorded in the weights (up to the output path)
+        // and the one `make models` runs.
+        let recorded = try #require(tensors.metadata["command"])
+        #expect(ModelCard.withoutOutput(recorded) == ModelCard.withoutOutput(card.command))
+        #expect(try ModelCard.makeModelsCommands(Self.root).contains(ModelCard.normalised(card.command)),
+                "\(name): `make models` does not run the card's command")
+        let m = tensors.metadata
+        let settings = "objective \(m["objective"] ?? "?"), \(m["steps"] ?? "?") steps, batch \(m["batch_size"] ?? "?")"
+        #expect(card.text.contains(settings), "\(name): card lacks '\(settings)'")
+
+        // SDE and network as the card states them are the config's.
+        guard case .object(let config) = try JSONValue.parse([UInt8](Data(contentsOf: dir.appendingPathComponent("config.json")))) else {
+            Issue.record("\(name): config.json is not an object"); return
+        }
+        let sde = try JSONValue.parse(card.sde), network = try JSONValue.parse(card.network)
+        #expect(sde == config["sde"])
+        #expect(network == config["network"])
+
+        let png = try [UInt8](Data(contentsOf: dir.appendingPathComponent("samples.png")))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+    }
+
+    /// Per-point log-likelihoods do not depend on which other points share the request
+    /// (the determinism guarantee), so the first points of the card's run are recomputed
+    /// exactly; the tolerance only covers another machine's BLAS kernels.
+    @Test("the card's held-out spot check is what the engine computes", arguments: trained)
+    func heldOutSpotCheck(name: String) throws {
+        let dir = Self.models.appendingPathComponent(name)
+        let card = try ModelCard(directory: dir)
+        let model = try ScoreModel.load(directory: dir.path)
+        let d = model.data.dimension
+        let held = try PointsFile.read(path: dir.appendingPathComponent("held-out.csv").path, dimension: d)
+        let spot = try #require(card.spotCheck)
+        #expect(held.count / d >= spot.points)
+        var options = LikelihoodOptions()
+        options.x = Array(held[0..<(spot.points * d)])
+        options.seed = 0
+        options.estimator = .exact
+        if model.data.levels != nil { options.dequantize = 4 }
+        let result = try SamplingEngine(threads: 2).likelihoodBlocking(model, options)
+        #expect(result.logLikelihood.allSatisfy { $0.isFinite })
+        let mean = result.logLikelihood.reduce(0, +) / Double(spot.points)
+        #expect(abs(mean - spot.mean) <= 1e-3 * max(1, abs(spot.mean)),
+                "\(name): first \(spot.points) held-out points give \(mean), the card says \(spot.mean)")
+    }
+
+    @Test("known-density models meet the quality bar", arguments: [("8gaussians-subvp", "8gaussians", 0.15),
+                                                                   ("checkerboard-ve", "checkerboard", 0.25)])
+    func qualityBar(name: String, kind: String, bar: Double) throws {
+        let dir = Self.models.appendingPathComponent(name)
+        let card = try ModelCard(directory: dir)
+        // The card's full held-out gap to the true density.
+        let gap = try #require(card.gapToTruth)
+        #expect(gap <= bar, "\(name): \(gap) nats/point below the true density (bar \(bar))")
+        // And on the spot-check points, the truth recomputed here from the generator.
+        let toy = try #require(ToyDataset(rawValue: kind))
+        let held = try PointsFile.read(path: dir.appendingPathComponent("held-out.csv").path, dimension: 2)
+        let spot = try #require(card.spotCheck)
+        let truth = (0..<spot.points).map { toy.logDensity(held[2 * $0], held[2 * $0 + 1]) ?? -.infinity }
+        let spotGap = truth.reduce(0, +) / Double(spot.points) - spot.mean
+        #expect(spotGap <= bar, "\(name): \(spotGap) nats/point below the truth on the spot points")
+        #expect(spotGap > -0.5, "a model far above the true density means a wrong density or likelihood")
+    }
+
+    @Test("every shipped model is listed and samples over HTTP")
+    func everyModelServes() async throws {
+        let models = try ScoreModel.loadAll(root: Self.models.path)
+        #expect(Set(Self.trained + ["gmm-demo"]).isSubset(of: Set(models.map(\.name))))
+        try await withServer(models: models) { s in
+            let list = try await s.get("/v1/models")
+            #expect(list.status == 200)
+            for m in models {
+                #expect(list.text.contains("\"name\":\"\(m.name)\""))
+                let r = try await s.post("/v1/models/\(m.name)/sample",
+                                         #"{"n":2,"seed":1,"sampler":"ode","method":"euler","steps":50}"#)
+                #expect(r.status == 200, "\(m.name): \(r.text)")
+                guard case .array(let samples)? = r.object?["samples"] else {
+                    Issue.record("\(m.name): no samples array"); continue
+                }
+                #expect(samples.count == 2)
+                let flat = samples.flatMap(Self.flatten)
+                #expect(flat.count == 2 * m.data.dimension)
+                #expect(flat.allSatisfy { $0.isFinite })
+            }
+        }
+    }
+
+    static func flatten(_ v: JSONValue) -> [Double] {
+        if case .array(let items) = v { return items.flatMap(flatten) }
+        return [v.doubleValue ?? .nan]
+    }
+}
+
+/// What a model card (README.md written by Models/recipes/make_card.py) states.
+struct ModelCard {
+    let text: String
+    let command: String
+    let fingerprint: String
+    let sde: String
+    let network: String
+    /// `spot check (first K held-out points): M nats/point`.
+    let spotCheck: (points: Int, mean: Double)?
+    /// `the model is G nats/point below it` (known-density models).
+    let gapToTruth: Double?
+
+    struct Missing: Error, CustomStringConvertible { let description: String }
+
+    init(directory: URL) throws {
+        text = try String(contentsOf: directory.appendingPathComponent("README.md"), encoding: .utf8)
+        func between(_ start: String, _ end: String, in s: Substring) throws -> Substring {
+            guard let a = s.range(of: start), let b = s[a.upperBound...].range(of: end) else {
+                throw Missing(description: "\(directory.lastPathComponent)/README.md: no '\(start)…\(end)'")
+            }
+            return s[a.upperBound..<b.lowerBound]
+        }
+        let all = Substring(text)
+        command = String(try between("```sh\n", "\n```", in: all))
+        fingerprint = String(try between("weights fingerprint (SHA-256 of the tensor bytes in name order): `", "`", in: all))
+        sde = String(try between("- SDE: `", "`", in: all))
+        network = String(try between("network: `", "`", in: all))
+        if let s = try? between("spot check (first ", " nats/point", in: all) {
+            // "K held-out points): M"
+            let parts = s.components(separatedBy: " held-out points): ")
+            if parts.count == 2, let k = Int(parts[0]), let m = Double(parts[1]) { spotCheck = (k, m) } else { spotCheck = nil }
+        } else {
+            spotCheck = nil
+        }
+        gapToTruth = (try? between("the model is ", " nats/point below it", in: all)).flatMap { Double($0) }
+    }
+
+    static func normalised(_ command: String) -> String {
+        command.replacingOccurrences(of: "\\\n", with: " ")
+            .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).joined(separator: " ")
+    }
+
+    /// The command without its `--output DIR` (where it was written does not enter the weights).
+    static func withoutOutput(_ command: String) -> String {
+        var words = normalised(command).split(separator: " ").map(String.init)
+        if let i = words.firstIndex(of: "--output"), i + 1 < words.count { words.removeSubrange(i...(i + 1)) }
+        return words.joined(separator: " ")
+    }
+
+    /// The training commands of the Makefile's `models` target, `$(TRAIN)` spelled out.
+    static func makeModelsCommands(_ root: URL) throws -> [String] {
+        let makefile = try String(contentsOf: root.appendingPathComponent("Makefile"), encoding: .utf8)
+            .replacingOccurrences(of: "\\\n", with: " ")
+        guard let start = makefile.range(of: "\nmodels:") else { return [] }
+        return makefile[start.upperBound...].split(separator: "\n").dropFirst()
+            .prefix { $0.hasPrefix("\t") }
+            .map { normalised($0.replacingOccurrences(of: "$(TRAIN)", with: "scoreserve train")) }
+    }
+}
