@@ -15,7 +15,7 @@ ST_SPEC    := schemathesis>=4.32,<5
 ST_IS_4    := import schemathesis, sys; sys.exit(not schemathesis.__version__.startswith("4."))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps schemathesis-deps build release test serve clean models
+.PHONY: all deps schemathesis-deps build release test serve clean models bench bench-check bench-kernels
 
 all: build
 
@@ -64,7 +64,21 @@ serve: release
 	.build/release/scoreserve serve --models $(MODELS) --host $(HOST) --port $(PORT)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-bench
+
+# Performance (see README, "Performance"). `bench` prints every figure of the performance
+# section (minutes; needs wrk for W6: apt-get install wrk); `bench-check` fails when a
+# kernel is more than 20% slower, relative to the same run's sgemm, than the thresholds
+# stored in Benchmarks/thresholds.json; `bench-kernels` runs the package-benchmark suite.
+bench: release
+	@command -v wrk >/dev/null || { echo "bench: installing wrk"; $(SUDO) apt-get install -y -qq wrk; }
+	.build/release/scoreserve bench --models $(MODELS) --json .build/bench.json
+
+bench-check: release
+	.build/release/scoreserve bench --models $(MODELS) --only kernels --check Benchmarks/thresholds.json
+
+bench-kernels: deps
+	SCORESERVE_BENCHMARKS=1 $(SWIFT) package --scratch-path .build-bench benchmark
 
 # Retrain every shipped model from scratch with the commands in their model cards
 # (minutes on 2 cores; not part of CI). Same machine, same command: same weights.

@@ -1,6 +1,18 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// The element-wise kernels are plain loops that LLVM vectorises for the target CPU:
+// on x86-64 hosts build for `haswell` (AVX2 and FMA, x86-64-v3: 2013 onwards) instead of the SSE2
+// baseline, twice the lanes. SCORESERVE_TARGET_CPU overrides it (e.g. `native`,
+// or `x86-64` for the oldest CPUs). The arithmetic is the same IEEE operations
+// either way (no FMA contraction), so results do not depend on the choice.
+#if arch(x86_64)
+let targetCPU: String? = Context.environment["SCORESERVE_TARGET_CPU"] ?? "haswell"
+#else
+let targetCPU: String? = Context.environment["SCORESERVE_TARGET_CPU"]
+#endif
+let kernelSettings: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
+
 let package = Package(
     name: "ScoreServe",
     platforms: [.macOS(.v14)],
@@ -8,6 +20,7 @@ let package = Package(
         .executable(name: "scoreserve", targets: ["scoreserve"]),
         .library(name: "ScoreCore", targets: ["ScoreCore"]),
         .library(name: "ScoreSampling", targets: ["ScoreSampling"]),
+        .library(name: "ScoreBench", targets: ["ScoreBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,10 +40,10 @@ let package = Package(
         // JSON values parsed by jansson, and a strict encoder.
         .target(name: "ScoreJSON", dependencies: ["CJansson"]),
         // Tensors, kernels, RNG, model files, SDEs and score networks.
-        .target(name: "ScoreCore", dependencies: ["COpenBLAS", "CZlib", "ScoreJSON"]),
+        .target(name: "ScoreCore", dependencies: ["COpenBLAS", "CZlib", "ScoreJSON"], swiftSettings: kernelSettings),
 
         // Samplers, ODE solvers, likelihoods and the Dispatch scheduler; no HTTP.
-        .target(name: "ScoreSampling", dependencies: ["ScoreCore"]),
+        .target(name: "ScoreSampling", dependencies: ["ScoreCore"], swiftSettings: kernelSettings),
 
         // Denoising (and sliced) score matching: backward passes, Adam, EMA, data sets.
         .target(name: "ScoreTraining", dependencies: ["ScoreCore"]),
@@ -43,8 +56,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Benchmark workloads, the sgemm roofline and load generation (`scoreserve bench`).
+        .target(name: "ScoreBench", dependencies: ["ScoreCore", "ScoreJSON", "ScoreSampling", "ScoreTraining"]),
+
         .executableTarget(name: "scoreserve", dependencies: [
-            "ScoreCore", "ScoreJSON", "ScoreSampling", "ScoreHTTP", "ScoreHTTPTransport", "ScoreTraining",
+            "ScoreBench", "ScoreCore", "ScoreJSON", "ScoreSampling", "ScoreHTTP", "ScoreHTTPTransport", "ScoreTraining",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -61,3 +77,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Kernel benchmarks (ordo-one/benchmark), kept out of the normal build and tests:
+// `make bench-kernels` sets SCORESERVE_BENCHMARKS=1 and uses its own build folder.
+if Context.environment["SCORESERVE_BENCHMARKS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1",
+                                         traits: ["MallocInterposer"]))
+    package.targets.append(.executableTarget(
+        name: "KernelBenchmarks",
+        dependencies: ["ScoreCore", "ScoreJSON", "ScoreSampling", .product(name: "Benchmark", package: "benchmark")],
+        path: "Benchmarks/KernelBenchmarks",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+}

@@ -16,6 +16,14 @@ public final class SamplingEngine: Sendable {
     /// What this engine has run.
     public let stats = EngineStats()
 
+    /// Rows per chunk for a job of `n` rows: `chunkSize`, or fewer (whole row groups) when
+    /// that is what it takes to give every worker a chunk, so small requests use all
+    /// cores too. Chunking never changes a row's numbers.
+    func chunkRows(_ n: Int) -> Int {
+        let perWorker = (n + scheduler.width - 1) / Swift.max(1, scheduler.width)
+        return Swift.max(1, Swift.min(chunkSize, BLAS.paddedRows(perWorker)))
+    }
+
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 32) {
         precondition(chunkSize > 0)
         scheduler = Scheduler(width: threads)
@@ -177,7 +185,7 @@ public final class SamplingEngine: Sendable {
         let nfe = JobOutput<Int>(count: o.n, initial: 0)
         let logLikelihood = JobOutput<Double>(count: o.logLikelihood ? o.n : 0, initial: 0)
         // Langevin's step couples all of the request's samples: one chunk holds them all.
-        let size = o.corrector == .langevin ? o.n : chunkSize
+        let size = o.corrector == .langevin ? o.n : chunkRows(o.n)
         let chunks = (o.n + size - 1) / size
         return PreparedJob(chunks: chunks, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, o.n - first)
@@ -271,7 +279,7 @@ public final class SamplingEngine: Sendable {
         let ll = JobOutput<Double>(count: n, initial: 0)
         let latents = JobOutput<Double>(count: n * d, initial: 0)
         let nfe = JobOutput<Int>(count: n, initial: 0)
-        let size = chunkSize
+        let size = chunkRows(n)
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)
             let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: divergence,
