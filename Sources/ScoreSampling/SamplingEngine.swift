@@ -19,9 +19,10 @@ public final class SamplingEngine: Sendable {
     /// Rows per chunk for a job of `n` rows: `chunkSize`, or fewer (whole row groups) when
     /// that is what it takes to give every worker a chunk, so small requests use all
     /// cores too. Chunking never changes a row's numbers.
-    func chunkRows(_ n: Int) -> Int {
+    /// `limit` caps it below `chunkSize` where small chunks cost nothing extra.
+    func chunkRows(_ n: Int, limit: Int = .max) -> Int {
         let perWorker = (n + scheduler.width - 1) / Swift.max(1, scheduler.width)
-        return Swift.max(1, Swift.min(chunkSize, BLAS.paddedRows(perWorker)))
+        return Swift.max(1, Swift.min(chunkSize, limit, BLAS.paddedRows(perWorker)))
     }
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 32) {
@@ -185,7 +186,9 @@ public final class SamplingEngine: Sendable {
         let nfe = JobOutput<Int>(count: o.n, initial: 0)
         let logLikelihood = JobOutput<Double>(count: o.logLikelihood ? o.n : 0, initial: 0)
         // Langevin's step couples all of the request's samples: one chunk holds them all.
-        let size = o.corrector == .langevin ? o.n : chunkRows(o.n)
+        // rk45 rows keep their own times: small chunks balance workers at no cost (see likelihood).
+        let perRowTimes = o.sampler == .ode && o.method == .rk45
+        let size = o.corrector == .langevin ? o.n : chunkRows(o.n, limit: perRowTimes ? 8 : .max)
         let chunks = (o.n + size - 1) / size
         return PreparedJob(chunks: chunks, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, o.n - first)
@@ -279,7 +282,9 @@ public final class SamplingEngine: Sendable {
         let ll = JobOutput<Double>(count: n, initial: 0)
         let latents = JobOutput<Double>(count: n * d, initial: 0)
         let nfe = JobOutput<Int>(count: n, initial: 0)
-        let size = chunkRows(n)
+        // Adaptive rk45 steps make rows finish at different times: small chunks balance
+        // the workers, and with a time per row there is no shared time embedding to lose.
+        let size = chunkRows(n, limit: 8)
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)
             let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: divergence,
