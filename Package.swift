@@ -1,18 +1,6 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// The element-wise kernels are plain loops that LLVM vectorises for the target CPU:
-// on x86-64 hosts build for `haswell` (AVX2 and FMA, x86-64-v3: 2013 onwards) instead of the SSE2
-// baseline, twice the lanes. SCORESERVE_TARGET_CPU overrides it (e.g. `native`,
-// or `x86-64` for the oldest CPUs). The arithmetic is the same IEEE operations
-// either way (no FMA contraction), so results do not depend on the choice.
-#if arch(x86_64)
-let targetCPU: String? = Context.environment["SCORESERVE_TARGET_CPU"] ?? "haswell"
-#else
-let targetCPU: String? = Context.environment["SCORESERVE_TARGET_CPU"]
-#endif
-let kernelSettings: [SwiftSetting] = targetCPU.map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
-
 let package = Package(
     name: "ScoreServe",
     platforms: [.macOS(.v14)],
@@ -40,10 +28,10 @@ let package = Package(
         // JSON values parsed by jansson, and a strict encoder.
         .target(name: "ScoreJSON", dependencies: ["CJansson"]),
         // Tensors, kernels, RNG, model files, SDEs and score networks.
-        .target(name: "ScoreCore", dependencies: ["COpenBLAS", "CZlib", "ScoreJSON"], swiftSettings: kernelSettings),
+        .target(name: "ScoreCore", dependencies: ["COpenBLAS", "CZlib", "ScoreJSON"]),
 
         // Samplers, ODE solvers, likelihoods and the Dispatch scheduler; no HTTP.
-        .target(name: "ScoreSampling", dependencies: ["ScoreCore"], swiftSettings: kernelSettings),
+        .target(name: "ScoreSampling", dependencies: ["ScoreCore"]),
 
         // Denoising (and sliced) score matching: backward passes, Adam, EMA, data sets.
         .target(name: "ScoreTraining", dependencies: ["ScoreCore"]),
