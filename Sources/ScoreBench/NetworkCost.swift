@@ -8,7 +8,7 @@ public struct NetworkCost: Sendable {
     /// The time embedding of one distinct t: embed.1 and the L time projections.
     public let perTime: Double
     /// One tangent of a JVP: the x-dependent layers again.
-    public let perTangent: Double
+    public var perTangent: Double { perRow }
     /// The x path's GEMM shapes (N outputs, K inputs), the roofline's workload.
     public let shapes: [GEMMShape]
 
@@ -18,7 +18,6 @@ public struct NetworkCost: Sendable {
         let (d, h, l, e) = (Double(m.dimension), Double(m.hidden), Double(m.blocks), Double(m.embedDim))
         perRow = 2 * (d * h + l * h * h + h * d)
         perTime = 2 * (e * e + l * h * e)
-        perTangent = perRow
         shapes = [GEMMShape(n: m.hidden, k: m.dimension)]
             + Array(repeating: GEMMShape(n: m.hidden, k: m.hidden), count: m.blocks)
             + [GEMMShape(n: m.dimension, k: m.hidden)]

@@ -5,8 +5,6 @@ import ScoreCore
 import ScoreJSON
 
 extension Bench {
-    static var executable: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
-
     /// W0 through HTTP: a `scoreserve serve` process answering one request at a time.
     func httpServing(threads: Int) throws -> JSONObject {
         let model = try ScoreModel.load(directory: models + "/moons-vp")
@@ -60,12 +58,12 @@ extension Bench {
 
         // Mixed: one client keeps a large request in flight while wrk sends small ones.
         let large = #"{"n":2000,"seed":2,"sampler":"euler_maruyama","steps":1000}"#
-        let stop = StopFlag()
+        let stop = Box(false)
         let largeTimes = Box<[Double]>([])
         let port = server.port
         let background = Thread {
             let client = HTTPClient(port: port)
-            while !stop.isSet {
+            while !stop.value {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 guard let r = try? client.request("POST", path, body: large), r.status == 200 else { continue }
                 largeTimes.value.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
@@ -75,7 +73,7 @@ extension Bench {
         usleep(200_000)  // let the first large request start computing
         let mixed = try HTTPLoad.wrk(port: server.port, path: path, body: tiny, seconds: wrkSeconds,
                                      connections: 8, threads: 1)
-        stop.set()
+        stop.value = true
         while !background.isFinished { usleep(50_000) }
         let done = largeTimes.value
         print("  mixed: small requests \(Self.f(mixed.requestsPerSecond, 0))/s, p50 \(Self.f(mixed.p50Milliseconds, 2)) ms, "
@@ -86,15 +84,6 @@ extension Bench {
         out["mixed_large_finished"] = .integer(Int64(done.count))
         return out
     }
-}
-
-/// A flag set once, read from another thread.
-final class StopFlag: @unchecked Sendable {
-    // @unchecked Sendable: the Bool is only touched under `lock`.
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }
 
 /// A value handed between threads under a lock.

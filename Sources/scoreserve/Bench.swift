@@ -112,9 +112,12 @@ struct Bench: ParsableCommand {
         print("{\"n\":\(n),\"base\":\(base),\"peak\":\(ResidentMemory.peak()),\"bytes\":\(answer.utf8.count)}")
     }
 
+    /// This binary, for child processes and the HTTP workloads' server.
+    static var executable: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
+
     static func runSelf(_ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         // OpenBLAS's own threads (it is pinned to one thread, but a threaded build spins
         // its idle workers for a while after start-up) must not steal the workers' cores.

@@ -172,13 +172,13 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         // like any other GEMM, so a slot's numbers do not depend on its neighbours.
         let slot = (scratch + o.slot).assumingMemoryBound(to: Int32.self)
         var distinct = 0
-        for r in 0..<bp {
-            if r < b, r > 0, times[r] == times[r - 1] {
+        for r in 0..<b {
+            if r > 0, times[r] == times[r - 1] {
                 slot[r] = slot[r - 1]
             } else {
                 slot[r] = Int32(distinct)
                 // Fourier features; the argument in Float64 keeps sin/cos accurate for large frequencies.
-                let twoPiT = r < b ? 2 * Double.pi * times[r] : 0
+                let twoPiT = 2 * Double.pi * times[r]
                 let row = phi + distinct * e
                 for j in 0..<half {
                     let arg = twoPiT * Double(w[fourier + j])
@@ -188,6 +188,8 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
                 distinct += 1
             }
         }
+        // Padding rows' outputs are discarded: they borrow the last slot.
+        for r in b..<bp { slot[r] = slot[b - 1] }
         let sp = BLAS.paddedRows(distinct)
         (phi + distinct * e).update(repeating: 0, count: (sp - distinct) * e)
         // e = silu(φ W1ᵀ + b1)
