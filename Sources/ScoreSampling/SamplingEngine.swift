@@ -25,6 +25,13 @@ public final class SamplingEngine: Sendable {
         return Swift.max(1, Swift.min(chunkSize, limit, BLAS.paddedRows(perWorker)))
     }
 
+    /// Longest time grid whose conditioning a job precomputes (~5 ms for a 2-D mlp).
+    static let maxTableSteps = 5_000
+    /// Largest precomputed conditioning per job.
+    static let maxTableBytes = 32 << 20
+    /// Row evaluations per chunk for jobs with a shared time table (8 rows × 1000 steps).
+    static let chunkEvaluations = 8_000
+
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 32) {
         precondition(chunkSize > 0)
         scheduler = Scheduler(width: threads)
@@ -185,14 +192,29 @@ public final class SamplingEngine: Sendable {
         let samples = JobOutput<Float>(count: o.n * d, initial: 0)
         let nfe = JobOutput<Int>(count: o.n, initial: 0)
         let logLikelihood = JobOutput<Double>(count: o.logLikelihood ? o.n : 0, initial: 0)
-        // Langevin's step couples all of the request's samples: one chunk holds them all.
-        // rk45 rows keep their own times: small chunks balance workers at no cost (see likelihood).
-        let perRowTimes = o.sampler == .ode && o.method == .rk45
-        let size = o.corrector == .langevin ? o.n : chunkRows(o.n, limit: perRowTimes ? 8 : .max)
+        // The reverse-SDE samplers evaluate every row at the same grid of times: their time
+        // conditioning is computed once for the job (bounded: a long grid is built on the
+        // caller's thread) and shared by its chunks.
+        let reverseSDE = [.eulerMaruyama, .reverseDiffusion, .ancestral, .pc].contains(o.sampler)
+        let table = reverseSDE && o.steps <= Self.maxTableSteps
+            ? model.network.timeTable(ReverseSDESampler.grid(model.sde, o), maxBytes: Self.maxTableBytes) : nil
+        let size: Int
+        if o.corrector == .langevin {
+            size = o.n  // Langevin's step couples all of the request's samples: one chunk holds them all.
+        } else if o.sampler == .ode && o.method == .rk45 {
+            size = chunkRows(o.n, limit: 8)  // rows keep their own times: small chunks balance workers (see likelihood)
+        } else if table != nil {
+            // With the conditioning shared, chunk size costs nothing: keep each chunk to about
+            // `chunkEvaluations` row evaluations, so a small request never waits long for a worker.
+            let evaluations = o.steps * (o.sampler == .pc ? 1 + o.correctorSteps : 1)
+            size = chunkRows(o.n, limit: Swift.max(1, Self.chunkEvaluations / Swift.max(1, evaluations) / BLAS.rowGroup) * BLAS.rowGroup)
+        } else {
+            size = chunkRows(o.n)
+        }
         let chunks = (o.n + size - 1) / size
         return PreparedJob(chunks: chunks, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, o.n - first)
-            try Self.sampleChunk(model, o, first: first, rows: rows, control: control,
+            try Self.sampleChunk(model, o, table: table, first: first, rows: rows, control: control,
                                  samples: samples, nfe: nfe, logLikelihood: logLikelihood)
         }, finish: {
             let ll = o.logLikelihood ? logLikelihood.array : nil
@@ -201,11 +223,11 @@ public final class SamplingEngine: Sendable {
         })
     }
 
-    private static func sampleChunk(_ model: ScoreModel, _ o: ResolvedSampleOptions, first: Int, rows: Int,
+    private static func sampleChunk(_ model: ScoreModel, _ o: ResolvedSampleOptions, table: TimeTable?, first: Int, rows: Int,
                                     control: JobControl, samples: JobOutput<Float>, nfe: JobOutput<Int>,
                                     logLikelihood: JobOutput<Double>) throws(SamplingError) {
         let sde = model.sde, d = model.data.dimension
-        let state = ChunkState(network: model.network, rows: rows)
+        let state = ChunkState(network: model.network, rows: rows, table: table)
         func startFromPriorOrLatents() {
             if let latents = o.latents {
                 for i in 0..<(rows * d) { state.x[i] = latents[first * d + i] }

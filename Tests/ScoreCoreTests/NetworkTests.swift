@@ -163,4 +163,27 @@ struct NetworkTests {
         }
         #expect(all.allSatisfy { $0.isFinite })
     }
+
+    @Test("scores from a precomputed time table equal scores computed from the times, bit for bit")
+    func mlpTimeTable() throws {
+        for fixture in ["mlp-vp", "mlp-ve-module"] {
+            let model = try ScoreModel.load(directory: fixturesDirectory.appendingPathComponent(fixture).path)
+            let net = model.network, d = net.dimension
+            var rng = SplitMix64(seed: 9)
+            let grid = (0..<11).map { 1 - Double($0) * 0.099 }  // 11 times, not a multiple of the row group
+            let table = try #require(net.timeTable(grid, maxBytes: 1 << 20))
+            #expect(net.timeTable(grid, maxBytes: 16) == nil, "a table over maxBytes is refused")
+            let n = 7
+            let x = (0..<(n * d)).map { _ in Float(rng.normal()) }
+            let slots: [Int32] = [3, 3, 0, 10, 5, 3, 7]  // repeated, out of order
+            let ws = ScoreWorkspace(network: net, rows: n)
+            var fromTable = [Float](repeating: 0, count: n * d)
+            fromTable.withUnsafeMutableBufferPointer { out in
+                ws.score(x, table: table, slots: slots, rows: n, into: out.baseAddress!)
+            }
+            let fromTimes = ws.score(x, times: slots.map { grid[Int($0)] })
+            #expect(fromTable == fromTimes, "\(fixture)")
+            #expect(fromTable.allSatisfy { $0.isFinite })
+        }
+    }
 }

@@ -131,6 +131,66 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
 
     public func workspaceBytes(rows: Int) -> Int { layout(rows: rows).bytes }
 
+    /// φ(t) = [sin(2π t W), cos(2π t W)] into `row` ([E]); the argument in Float64 keeps
+    /// sin/cos accurate for large frequencies.
+    private func fourierFeatures(_ t: Double, into row: UnsafeMutablePointer<Float>) {
+        let half = embedDim / 2, twoPiT = 2 * Double.pi * t
+        for j in 0..<half {
+            let arg = twoPiT * Double(weights[fourier + j])
+            row[j] = Float(Foundation.sin(arg))
+            row[half + j] = Float(Foundation.cos(arg))
+        }
+    }
+
+    /// The blocks' time projections of `count` Fourier rows `phi` ([count × E], room for
+    /// whole row groups): `temb` = [count × L·H], `emb` is scratch. Issued in row groups
+    /// like every GEMM, so a row's numbers do not depend on its neighbours.
+    private func timeProjections(_ count: Int, phi: UnsafeMutablePointer<Float>, emb: UnsafeMutablePointer<Float>,
+                                 into temb: UnsafeMutablePointer<Float>) {
+        let (h, l, e) = (hidden, blocks, embedDim)
+        let w = UnsafePointer(weights)
+        let sp = BLAS.paddedRows(count)
+        (phi + count * e).update(repeating: 0, count: (sp - count) * e)
+        // e = silu(φ W1ᵀ + b1)
+        Elementwise.broadcastRows(w + embedB, rows: sp, columns: e, into: emb)
+        BLAS.linearGrouped(m: sp, n: e, k: e, a: phi, weight: w + embedW, beta: 1, c: emb)
+        VectorMath.siluInPlace(emb, count: sp * e)
+        // All blocks' time projections, one block's weights at a time.
+        Elementwise.broadcastRows(w + tembB, rows: sp, columns: l * h, into: temb)
+        for i in 0..<l {
+            BLAS.linearGrouped(m: sp, n: h, k: e, a: emb, weight: w + tembW + i * h * e, beta: 1,
+                               c: temb + i * h, ldc: l * h)
+        }
+    }
+
+    public func timeTable(_ times: [Double], maxBytes: Int) -> TimeTable? {
+        let width = blocks * hidden
+        guard !times.isEmpty, times.count * width * MemoryLayout<Float>.stride <= maxBytes else { return nil }
+        return TimeTable(times: times, width: width) { table in
+            let batch = 256
+            let phi = UnsafeMutablePointer<Float>.allocate(capacity: batch * embedDim)
+            let emb = UnsafeMutablePointer<Float>.allocate(capacity: batch * embedDim)
+            let temb = UnsafeMutablePointer<Float>.allocate(capacity: batch * width)
+            defer { phi.deallocate(); emb.deallocate(); temb.deallocate() }
+            var start = 0
+            while start < times.count {
+                let count = Swift.min(batch, times.count - start)
+                for r in 0..<count { fourierFeatures(times[start + r], into: phi + r * embedDim) }
+                timeProjections(count, phi: phi, emb: emb, into: temb)
+                (table + start * width).update(from: temb, count: count * width)
+                start += count
+            }
+        }
+    }
+
+    public func score(_ x: UnsafePointer<Float>, table: TimeTable, slots: UnsafePointer<Int32>, rows b: Int,
+                      into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
+        guard b > 0 else { return }
+        let o = layout(rows: b)
+        forward(x, times: nil, precomputed: (table, slots), rows: b, layout: o, scratch: scratch, siluDerivatives: nil)
+        out.update(from: (scratch + o.out).assumingMemoryBound(to: Float.self), count: b * dimension)
+    }
+
     public var supportsJVP: Bool { true }
 
     public func jvpWorkspaceBytes(rows: Int, tangents: Int) -> Int { layout(rows: rows, tangents: tangents).bytes }
@@ -148,7 +208,8 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
     /// left in the layout's `out` region and the final residual stream in `h`. With
     /// `siluDerivatives`, silu' at each block's input `h + temb` and at the final
     /// `silu(h)` is kept there ([(L + 1) × padded rows × H]).
-    private func forward(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows b: Int,
+    private func forward(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>?,
+                         precomputed: (TimeTable, UnsafePointer<Int32>)? = nil, rows b: Int,
                          layout o: Layout, scratch: UnsafeMutableRawPointer,
                          siluDerivatives: UnsafeMutablePointer<Float>?) {
         let (d, h, l, e) = (dimension, hidden, blocks, embedDim)
@@ -161,46 +222,32 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         let u = (scratch + o.u).assumingMemoryBound(to: Float.self)
         let out = (scratch + o.out).assumingMemoryBound(to: Float.self)
         let w = UnsafePointer(weights)
-        let half = e / 2
 
         // Inputs, with padding rows zeroed.
         xs.update(from: x, count: b * d)
         (xs + b * d).update(repeating: 0, count: (bp - b) * d)
 
-        // The time embedding depends on t only: compute it once per run of equal times
-        // (every row of a fixed-step sampler shares one), in groups of `rowGroup` rows
-        // like any other GEMM, so a slot's numbers do not depend on its neighbours.
-        let slot = (scratch + o.slot).assumingMemoryBound(to: Int32.self)
-        var distinct = 0
-        for r in 0..<b {
-            if r > 0, times[r] == times[r - 1] {
-                slot[r] = slot[r - 1]
-            } else {
-                slot[r] = Int32(distinct)
-                // Fourier features; the argument in Float64 keeps sin/cos accurate for large frequencies.
-                let twoPiT = 2 * Double.pi * times[r]
-                let row = phi + distinct * e
-                for j in 0..<half {
-                    let arg = twoPiT * Double(w[fourier + j])
-                    row[j] = Float(Foundation.sin(arg))
-                    row[half + j] = Float(Foundation.cos(arg))
+        // Row r's time conditioning: a table row, or computed here once per run of equal
+        // times (every row of a fixed-step sampler shares one).
+        let slot: UnsafePointer<Int32>, tembRows: UnsafePointer<Float>
+        if let (table, slots) = precomputed {
+            slot = slots
+            tembRows = table.row(0)
+        } else {
+            let slots = (scratch + o.slot).assumingMemoryBound(to: Int32.self)
+            var distinct = 0
+            for r in 0..<b {
+                if r > 0, times![r] == times![r - 1] {
+                    slots[r] = slots[r - 1]
+                } else {
+                    slots[r] = Int32(distinct)
+                    fourierFeatures(times![r], into: phi + distinct * e)
+                    distinct += 1
                 }
-                distinct += 1
             }
-        }
-        // Padding rows' outputs are discarded: they borrow the last slot.
-        for r in b..<bp { slot[r] = slot[b - 1] }
-        let sp = BLAS.paddedRows(distinct)
-        (phi + distinct * e).update(repeating: 0, count: (sp - distinct) * e)
-        // e = silu(φ W1ᵀ + b1)
-        Elementwise.broadcastRows(w + embedB, rows: sp, columns: e, into: emb)
-        BLAS.linearGrouped(m: sp, n: e, k: e, a: phi, weight: w + embedW, beta: 1, c: emb)
-        VectorMath.siluInPlace(emb, count: sp * e)
-        // All blocks' time projections ([slots × L·H]), one block's weights at a time.
-        Elementwise.broadcastRows(w + tembB, rows: sp, columns: l * h, into: temb)
-        for i in 0..<l {
-            BLAS.linearGrouped(m: sp, n: h, k: e, a: emb, weight: w + tembW + i * h * e, beta: 1,
-                               c: temb + i * h, ldc: l * h)
+            timeProjections(distinct, phi: phi, emb: emb, into: temb)
+            slot = UnsafePointer(slots)
+            tembRows = UnsafePointer(temb)
         }
         // h = x Winᵀ + b_in
         Elementwise.broadcastRows(w + inB, rows: bp, columns: h, into: hs)
@@ -208,7 +255,8 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         for i in 0..<l {
             let bias = w + denseB + i * h
             for r in 0..<bp {
-                let tr = temb + Int(slot[r]) * l * h + i * h
+                // Padding rows' outputs are discarded: they borrow row 0's conditioning.
+                let tr = tembRows + Int(slot[r < b ? r : 0]) * l * h + i * h
                 if let siluDerivatives {
                     VectorMath.blockInput(h: hs + r * h, temb: tr, bias: bias, u: u + r * h,
                                           derivative: siluDerivatives + (i * bp + r) * h, count: h)
@@ -226,7 +274,8 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         Elementwise.broadcastRows(w + outB, rows: bp, columns: d, into: out)
         BLAS.linearGrouped(m: bp, n: d, k: h, a: u, weight: w + outW, beta: 1, c: out)
         for r in 0..<b {
-            let inv = Float(1 / sde.marginalStd(times[r]))
+            let t = precomputed.map { $0.0.times[Int($0.1[r])] } ?? times![r]
+            let inv = Float(1 / sde.marginalStd(t))
             let row = out + r * d
             for j in 0..<d { row[j] *= inv }
         }

@@ -21,6 +21,15 @@ public protocol ScoreNetwork: Sendable {
     func score(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows: Int,
                into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer)
 
+    /// The time conditioning of `times` computed once, for `score(_:table:slots:…)`;
+    /// nil when the network has no separable time conditioning (or the table would
+    /// hold more than `maxBytes`).
+    func timeTable(_ times: [Double], maxBytes: Int) -> TimeTable?
+    /// Scores as `score(_:times:…)` writes them, row r at time `table.times[slots[r]]`,
+    /// its time conditioning read from the table: the same numbers, bit for bit.
+    func score(_ x: UnsafePointer<Float>, table: TimeTable, slots: UnsafePointer<Int32>, rows: Int,
+               into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer)
+
     /// Whether `jvp` is available (likelihoods need it).
     var supportsJVP: Bool { get }
     /// Bytes of scratch `jvp` needs for up to `rows` rows with `tangents` vectors each.
@@ -35,6 +44,12 @@ public protocol ScoreNetwork: Sendable {
 }
 
 extension ScoreNetwork {
+    public func timeTable(_ times: [Double], maxBytes: Int) -> TimeTable? { nil }
+    public func score(_ x: UnsafePointer<Float>, table: TimeTable, slots: UnsafePointer<Int32>, rows: Int,
+                      into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
+        preconditionFailure("\(typeName) networks make no time tables")
+    }
+
     public var supportsJVP: Bool { false }
     public func jvpWorkspaceBytes(rows: Int, tangents: Int) -> Int { 0 }
     public func jvp(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows: Int,
@@ -82,6 +97,14 @@ public final class ScoreWorkspace {
                       into out: UnsafeMutablePointer<Float>) {
         precondition(n <= rows, "workspace holds \(rows) rows, asked for \(n)")
         network.score(x, times: times, rows: n, into: out, scratch: scratch)
+    }
+
+    /// Scores with the time conditioning of row r taken from `table` row `slots[r]`.
+    @inline(__always)
+    public func score(_ x: UnsafePointer<Float>, table: TimeTable, slots: UnsafePointer<Int32>, rows n: Int,
+                      into out: UnsafeMutablePointer<Float>) {
+        precondition(n <= rows, "workspace holds \(rows) rows, asked for \(n)")
+        network.score(x, table: table, slots: slots, rows: n, into: out, scratch: scratch)
     }
 
     /// Convenience for tests and tools (allocates): scores of `x` ([n × D]) at `times`.

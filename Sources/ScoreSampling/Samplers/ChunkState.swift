@@ -20,8 +20,15 @@ final class ChunkState {
     let noise: UnsafeMutableBufferPointer<Double>
     /// Network evaluations per row.
     var nfe: [Int]
+    /// The job's time grid with its precomputed conditioning, if the network makes one.
+    let table: TimeTable?
+    /// Table rows per row, [rows].
+    private let slots: UnsafeMutablePointer<Int32>
 
-    init(network: any ScoreNetwork, rows: Int, tangents: Int = 0) {
+    init(network: any ScoreNetwork, rows: Int, tangents: Int = 0, table: TimeTable? = nil) {
+        self.table = table
+        slots = .allocate(capacity: rows)
+        slots.initialize(repeating: 0, count: rows)
         self.rows = rows
         dimension = network.dimension
         self.network = network
@@ -44,7 +51,7 @@ final class ChunkState {
 
     deinit {
         x.deallocate(); mean.deallocate(); input.deallocate(); score.deallocate()
-        times.deallocate(); noise.deallocate()
+        times.deallocate(); noise.deallocate(); slots.deallocate()
     }
 
     /// Scores of the first `count` rows of `state` at `times`, into `score`.
@@ -53,6 +60,18 @@ final class ChunkState {
         let n = count * dimension
         for i in 0..<n { input[i] = Float(state[i]) }
         workspace.score(input, times: times, rows: count, into: score)
+        for r in 0..<count { nfe[r] += 1 }
+    }
+
+    /// Scores of the first `count` rows at the grid's time `step` (`table.times[step]`,
+    /// the same time in `times` without a table): the same numbers either way.
+    @inline(__always)
+    func evaluate(_ state: UnsafePointer<Double>, count: Int, gridStep step: Int) {
+        guard let table else { return evaluate(state, count: count) }
+        let n = count * dimension
+        for i in 0..<n { input[i] = Float(state[i]) }
+        for r in 0..<count { slots[r] = Int32(step) }
+        workspace.score(input, table: table, slots: slots, rows: count, into: score)
         for r in 0..<count { nfe[r] += 1 }
     }
 

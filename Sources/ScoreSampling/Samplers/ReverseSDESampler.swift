@@ -8,6 +8,11 @@ struct ReverseSDESampler {
     let sde: SDE
     let options: ResolvedSampleOptions
 
+    /// The times of steps 0 ..< steps: a table built from them serves `run`'s evaluations.
+    static func grid(_ sde: SDE, _ options: ResolvedSampleOptions) -> [Double] {
+        (0..<options.steps).map { linspaceTime($0, steps: options.steps, T: sde.T, eps: options.eps) }
+    }
+
     /// Runs rows `first ..< first + state.rows` of the request (sample index
     /// offset + row) from the prior to eps; the result is left in `state.x`
     /// (or the last step's mean with `denoise`) in model space.
@@ -42,7 +47,7 @@ struct ReverseSDESampler {
     /// One Langevin corrector step: x_mean = x + ε s, x = x_mean + √(2ε) z.
     private func correct(_ state: ChunkState, t: Double, step: Int, substep: Int, index: (Int) -> UInt64) {
         let d = state.dimension, rows = state.rows
-        state.evaluate(state.x, count: rows)
+        state.evaluate(state.x, count: rows, gridStep: step)
         let a = alpha(t)
         var epsilon = 0.0
         if options.corrector == .langevin {
@@ -81,7 +86,7 @@ struct ReverseSDESampler {
     /// One predictor step; leaves the noise-free mean in `state.mean`.
     private func predict(_ state: ChunkState, t: Double, step: Int, index: (Int) -> UInt64) {
         let d = state.dimension, rows = state.rows
-        state.evaluate(state.x, count: rows)
+        state.evaluate(state.x, count: rows, gridStep: step)
         // Every predictor is x_mean = xScale·(x + driftScale·x + scoreScale·s), x = x_mean + noise·z.
         var xScale = 1.0, driftScale = 0.0, scoreScale = 0.0, noiseScale = 0.0
         switch options.predictor {
