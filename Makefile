@@ -21,7 +21,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TARGET_CPU ?= $(if $(filter x86_64,$(shell uname -m)),haswell,)
 RELEASE_FLAGS := -c release $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU))
 
-.PHONY: all deps schemathesis-deps build release test serve clean models bench bench-check bench-kernels
+.PHONY: all deps schemathesis-deps build release test serve clean models bench bench-check bench-kernels bench-bundle
 
 all: build
 
@@ -70,12 +70,13 @@ serve: release
 	.build/release/scoreserve serve --models $(MODELS) --host $(HOST) --port $(PORT)
 
 clean:
-	rm -rf .build .build-bench
+	rm -rf .build .build-bench .build-static .device
 
 # Performance (see README, "Performance"). `bench` prints every figure of the performance
 # section (minutes; needs wrk for W6: apt-get install wrk); `bench-check` fails when a
 # kernel is more than 20% slower, relative to the same run's sgemm, than the thresholds
-# stored in Benchmarks/thresholds.json; `bench-kernels` runs the package-benchmark suite.
+# stored in Benchmarks/thresholds.json; `bench-kernels` runs the package-benchmark suite;
+# `bench-bundle` packs a binary for scaling runs on bigger machines.
 bench: release
 	@command -v wrk >/dev/null || { echo "bench: installing wrk"; $(SUDO) apt-get install -y -qq wrk; }
 	.build/release/scoreserve bench --models $(MODELS) --json .build/bench.json
@@ -85,6 +86,11 @@ bench-check: release
 
 bench-kernels: deps
 	SCORESERVE_BENCHMARKS=1 $(SWIFT) package --scratch-path .build-bench benchmark
+
+# A static-stdlib release binary with its shared libraries in .device/sb.tar.xz, for
+# benchmarks on a bigger machine without Swift (see README, "Scaling past 2 cores").
+bench-bundle: deps
+	TARGET_CPU=$(TARGET_CPU) bash Benchmarks/bundle.sh
 
 # Retrain every shipped model from scratch with the commands in their model cards
 # (minutes on 2 cores; not part of CI). Same machine, same command: same weights.

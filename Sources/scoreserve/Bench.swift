@@ -19,12 +19,15 @@ struct Bench: ParsableCommand {
               scoreserve bench                          # everything, full size (minutes)
               scoreserve bench --only W1,W4 --scale 0.1 # two workloads at a tenth of n
               scoreserve bench --only kernels --check Benchmarks/thresholds.json
+              scoreserve bench --only W1,W2 --scaling 1,2,4,8,16   # scaling curve
             """)
 
     @Option(help: "Models directory (needs moons-vp, digits-vp and data/digits.csv).") var models = "Models"
     @Option(help: "Multiply the workloads' n by this (W0 keeps n = 1 and 16).") var scale = 1.0
     @Option(help: "Comma-separated parts: W0,W1,W2,W3,W4,W5,W6,memory,kernels (default: all).") var only: String?
     @Option(help: "All-core thread count (default: the CPU limit).") var threads: Int?
+    @Option(help: "Comma-separated thread counts for a scaling curve, e.g. 1,2,4,8,16 (default: 1 and all).")
+    var scaling: String?
     @Option(help: "Seconds of each wrk run in W6.") var wrkSeconds = 10
     @Option(help: "Write every figure as JSON to this file.") var json: String?
     @Option(help: "Fail when a kernel is more than 20% slower than in this thresholds file.") var check: String?
@@ -38,6 +41,7 @@ struct Bench: ParsableCommand {
         if let memoryChild { return try runMemoryChild(memoryChild) }
         let parts = Set((only ?? "W0,W1,W2,W3,W4,W5,W6,memory,kernels").split(separator: ",").map { $0.uppercased() })
         let all = threads ?? CPULimit.available()
+        let counts = try threadCounts(all: all)
         var report = JSONObject()
         report["machine"] = .string(Self.machine(threads: all))
         print("machine: \(Self.machine(threads: all))")
@@ -52,7 +56,7 @@ struct Bench: ParsableCommand {
         }
         for w in engineParts {
             var byThreads: [Int: WorkloadMeasurement] = [:]
-            for t in Array(Set([1, all])).sorted() {
+            for t in counts {
                 let m = try spawnChild(w.id, threads: t)
                 byThreads[t] = m
                 measurements.append(.object(m.json))
@@ -61,8 +65,9 @@ struct Bench: ParsableCommand {
                                 Self.f(m.ratio, 3), Self.f(m.seconds / Double(m.items) * 1e6, 2),
                                 "\(m.peakRSS / 1_048_576) MiB"]))
             }
-            if let one = byThreads[1], let many = byThreads[all], all > 1 {
-                print("  \(w.id): \(w.summary); speed-up \(all) threads / 1: \(Self.f(one.seconds / many.seconds, 2))")
+            if let one = byThreads[1], counts.count > 1 {
+                let ups = counts.dropFirst().compactMap { t in byThreads[t].map { "\(t): \(Self.f(one.seconds / $0.seconds, 2))" } }
+                print("  \(w.id): \(w.summary); speed-up over 1 thread at \(ups.joined(separator: ", "))")
             } else {
                 print("  \(w.id): \(w.summary)")
             }
@@ -81,6 +86,16 @@ struct Bench: ParsableCommand {
             try (JSONValue.object(report).encoded() + "\n").write(toFile: json, atomically: true, encoding: .utf8)
             print("\nwrote \(json)")
         }
+    }
+
+    /// 1 and all threads, or the `--scaling` list (which must start at 1: speed-ups are over it).
+    private func threadCounts(all: Int) throws -> [Int] {
+        guard let scaling else { return Array(Set([1, all])).sorted() }
+        let counts = scaling.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard counts.first == 1, counts.allSatisfy({ $0 >= 1 }), counts.count == scaling.split(separator: ",").count else {
+            throw ValidationError("--scaling wants positive thread counts starting at 1, e.g. 1,2,4,8,16; got '\(scaling)'")
+        }
+        return Array(Set(counts)).sorted()
     }
 
     // MARK: Children
