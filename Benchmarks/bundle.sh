@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Packs a static-stdlib release build of scoreserve with every shared library it loads
-# (glibc included) into .device/sb.tar.xz, to run benchmarks on a machine without a
-# Swift toolchain or these libraries. The binary's interpreter and RPATH point at
+# Packs the static-stdlib release build of scoreserve (`make static`) with every shared
+# library it loads (glibc included) into .device/sb.tar.xz, to run benchmarks on a
+# machine without a Swift toolchain or these libraries. The binary's interpreter and RPATH point at
 # /tmp/sb, so unpack it there:
 #   mkdir -p /tmp/sb && tar xJf .device/sb.tar.xz -C /tmp/sb
 #   OPENBLAS_NUM_THREADS=1 /tmp/sb/scoreserve bench --only W1,W2 --scaling 1,2,4,8,16
@@ -9,8 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v patchelf >/dev/null || apt-get install -y -qq patchelf
-swift build -c release --static-swift-stdlib --product scoreserve --scratch-path .build-static \
-    ${TARGET_CPU:+-Xswiftc -target-cpu -Xswiftc "$TARGET_CPU"}
+[ -x .build-static/release/scoreserve ] || { echo "bundle: run make static first (make bench-bundle does)"; exit 1; }
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 cp .build-static/release/scoreserve "$stage/"

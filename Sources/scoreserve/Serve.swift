@@ -18,6 +18,7 @@ struct Serve: ParsableCommand {
 
             Examples:
               scoreserve serve --models Models --port 8080
+              scoreserve serve --models Models:/srv/more-models   # shipped and extra models
               SCORESERVE_API_KEY=secret scoreserve serve --host 0.0.0.0
             """)
 
@@ -25,7 +26,7 @@ struct Serve: ParsableCommand {
     var host: String?
     @Option(help: "Port (0 picks a free one and prints it). [SCORESERVE_PORT, default 8080]")
     var port: Int?
-    @Option(help: "Directory with one sub-directory per model. [SCORESERVE_MODELS, default Models]")
+    @Option(help: "Directory with one sub-directory per model; several joined by ':' are served together. [SCORESERVE_MODELS, default Models]")
     var models: String?
     @Option(help: "Sampling threads. [SCORESERVE_THREADS, default: the CPU limit of the container or the cores]")
     var threads: Int?
@@ -119,9 +120,17 @@ struct Serve: ParsableCommand {
         logger.info("listening", metadata: ["host": "\(http.host)", "port": "\(server.port)"])
 
         let loaded: [ScoreModel]
-        do { loaded = try ScoreModel.loadAll(root: modelsDirectory) } catch {
+        let roots = modelsDirectory.split(separator: ":", omittingEmptySubsequences: true).map(String.init)
+        do { loaded = try ScoreModel.loadAll(roots: roots.isEmpty ? ["."] : roots) } catch {
             server.stop()
             throw StartupError("cannot load models: \(error)")
+        }
+        if BLAS.isSequentialBuild && threadCount > 1 {
+            logger.warning("""
+                OpenBLAS is a sequential build (\(BLAS.description)): unless it was built with \
+                USE_LOCKING=1, concurrent calls from the \(threadCount) sampling threads can corrupt results. \
+                Install the pthread build (libopenblas0-pthread) and keep OPENBLAS_NUM_THREADS=1, or run --threads 1.
+                """)
         }
         let engine = SamplingEngine(threads: threadCount)
         let api = ScoreAPI(models: loaded, engine: engine, configuration: APIConfiguration(limits: limits, apiKey: apiKey),
@@ -129,7 +138,8 @@ struct Serve: ParsableCommand {
         deferred.install(api)
         api.state.markReady()
         logger.info("ready", metadata: ["models": "\(loaded.map(\.name).joined(separator: ","))",
-                                        "threads": "\(threadCount)", "auth": "\(apiKey != nil)"])
+                                        "threads": "\(threadCount)", "auth": "\(apiKey != nil)",
+                                        "blas": "\(BLAS.description)"])
         // One line on stdout that scripts and tests can read.
         FileHandle.standardOutput.write(Data("scoreserve listening on \(http.host):\(server.port) with \(loaded.count) model(s)\n".utf8))
 

@@ -144,6 +144,32 @@ struct ModelLoadingTests {
         #expect(a.scores(dataSpace: x, times: [0.3, 0.05]) == b.scores(dataSpace: x, times: [0.3, 0.05]))
     }
 
+    @Test("several model roots load in order; a name used twice across them is an error naming both")
+    func severalRoots() throws {
+        let shipped = try makeTemporaryDirectory(), extra = try makeTemporaryDirectory()
+        defer { for d in [shipped, extra] { try? FileManager.default.removeItem(at: d) } }
+        let gmm = #"{"data": {"shape": [2]}, "sde": {"type": "vp"}, "network": {"type": "gmm", "components": [{"weight": 1, "mean": [0, 0], "std": 1}]}}"#
+        _ = try writeModel(in: shipped, name: "b", config: gmm)
+        _ = try writeModel(in: shipped, name: "c", config: gmm)
+        _ = try writeModel(in: extra, name: "a", config: gmm)
+        let models = try ScoreModel.loadAll(roots: [shipped.path, extra.path])
+        #expect(models.map(\.name) == ["b", "c", "a"])
+        let duplicate = try writeModel(in: extra, name: "c", config: gmm)
+        do {
+            _ = try ScoreModel.loadAll(roots: [shipped.path, extra.path])
+            Issue.record("two models named c loaded")
+        } catch {
+            #expect(error.file == duplicate)
+            #expect(error.description.contains(shipped.appendingPathComponent("c").path))
+        }
+        do {
+            _ = try ScoreModel.loadAll(roots: [shipped.path, extra.path + "/missing"])
+            Issue.record("a missing root loaded")
+        } catch {
+            #expect(error.description.contains("cannot list"))
+        }
+    }
+
     @Test("the shipped Models/ directory loads")
     func shippedModels() throws {
         let models = try ScoreModel.loadAll(root: packageRoot.appendingPathComponent("Models").path)

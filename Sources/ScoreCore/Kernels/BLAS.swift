@@ -16,6 +16,12 @@ public enum BLAS {
     /// Threads OpenBLAS is currently allowed to use.
     public static var threadCount: Int { configure(); return Int(sb_num_threads()) }
 
+    /// Whether this OpenBLAS was built without threading (e.g. Debian's
+    /// libopenblas0-serial). Such builds share unlocked buffers between calls, so
+    /// concurrent `sgemm` calls from several workers can corrupt each other's results
+    /// (seen here: 2 of 30 identical requests differed), unless built with USE_LOCKING=1.
+    public static var isSequentialBuild: Bool { sb_parallel() == 0 }
+
     /// OpenBLAS's build configuration and the core kernel it selected.
     public static var description: String {
         "\(String(cString: sb_config())) core=\(String(cString: sb_core_name()))"

@@ -76,20 +76,29 @@ public struct ScoreModel: Sendable {
     /// Loads every model directory (a folder with a config.json) directly under `root`,
     /// sorted by name. Names must be unique.
     public static func loadAll(root: String) throws(ModelLoadError) -> [ScoreModel] {
-        let entries: [String]
-        do { entries = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
-            throw ModelLoadError(file: root, "cannot list the models directory")
-        }
+        try loadAll(roots: [root])
+    }
+
+    /// Loads the model directories under each of `roots` in turn (each root sorted by
+    /// name), so a deployment can add a mounted folder of its own models to the shipped
+    /// ones. Names must be unique across all of them.
+    public static func loadAll(roots: [String]) throws(ModelLoadError) -> [ScoreModel] {
         var models: [ScoreModel] = []
-        for entry in entries.sorted() where !entry.hasPrefix(".") {
-            let path = URL(fileURLWithPath: root).appendingPathComponent(entry).path
-            guard FileManager.default.fileExists(atPath: path + "/config.json") else { continue }
-            let model = try load(directory: path)
-            if let other = models.first(where: { $0.name == model.name }) {
-                throw ModelLoadError(file: path, subject: "key 'name'",
-                                     "'\(model.name)' is also the name of \(other.directory)")
+        for root in roots {
+            let entries: [String]
+            do { entries = try FileManager.default.contentsOfDirectory(atPath: root) } catch {
+                throw ModelLoadError(file: root, "cannot list the models directory")
             }
-            models.append(model)
+            for entry in entries.sorted() where !entry.hasPrefix(".") {
+                let path = URL(fileURLWithPath: root).appendingPathComponent(entry).path
+                guard FileManager.default.fileExists(atPath: path + "/config.json") else { continue }
+                let model = try load(directory: path)
+                if let other = models.first(where: { $0.name == model.name }) {
+                    throw ModelLoadError(file: path, subject: "key 'name'",
+                                         "'\(model.name)' is also the name of \(other.directory)")
+                }
+                models.append(model)
+            }
         }
         return models
     }
