@@ -142,9 +142,7 @@ struct Plot: ParsableCommand {
             }
             valueRange = lo...hi
         } else {
-            let finite = (left + (right ?? [])).filter(\.isFinite)
-            let lo = finite.min() ?? 0, hi = finite.max() ?? 1
-            valueRange = lo < hi ? lo...hi : (lo - 0.5)...(hi + 0.5)
+            valueRange = ScoreCore.Plot.valueRange(left + (right ?? []))
         }
         if let right {
             return ScoreCore.Plot.gridSideBySide(left: left, right: right, shape: imageShape, columns: columns,

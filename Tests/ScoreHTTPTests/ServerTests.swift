@@ -300,6 +300,35 @@ extension ServerIntegrationTests {
             }
         }
 
+        /// `Accept: image/png` on an image model answers a PNG grid (⌈√n⌉ per row, 2× pixels,
+        /// 1-pixel gaps); other models answer 406, and more than 1,024 images 400.
+        @Test func pngGrid() async throws {
+            let sde = SDE(kind: .vp)
+            let components: [GaussianMixture.Component] = [.init(weight: 1, mean: Array(repeating: 0.5, count: 16),
+                                                                  std: Array(repeating: 0.2, count: 16))]
+            let config = ModelConfig(name: "gmm-image", description: "4×4 test images",
+                                     data: DataSpec(shape: [1, 4, 4], shift: Array(repeating: 0, count: 16),
+                                                    scale: Array(repeating: 255, count: 16), levels: 256),
+                                     sde: sde, network: .gmm(components), weights: nil)
+            let image = ScoreModel(directory: "(memory)", config: config, network: GaussianMixture(sde: sde, components: components))
+            try await withServer(models: [image, ServerModels.vp]) { s in
+                let png = try await s.post("/v1/models/gmm-image/sample", #"{"n":5,"seed":3,"steps":20}"#,
+                                           headers: [("Accept", "image/png")])
+                #expect(png.status == 200, "\(png)")
+                #expect(png.header("content-type") == "image/png")
+                #expect(png.header("x-seed") == "3")
+                #expect(png.body.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+                func be32(_ at: Int) -> Int { png.body[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+                #expect(png.body.count > 24 && Array(png.body[12..<16]) == Array("IHDR".utf8))
+                #expect(be32(16) == 3 * 8 + 2 && be32(20) == 2 * 8 + 1, "3 columns × 2 rows of 8-pixel cells")
+                let wrong = try await s.post("/v1/models/gmm-vp/sample", #"{"n":2}"#, headers: [("Accept", "image/png")])
+                expectError(wrong, 406, code: "not_acceptable", mentions: ["image/png", "[2]"])
+                let many = try await s.post("/v1/models/gmm-image/sample", #"{"n":1025,"steps":2}"#,
+                                            headers: [("Accept", "image/png")])
+                expectError(many, 400, code: "invalid_argument", mentions: ["1024"])
+            }
+        }
+
         /// `Accept: application/x-npy` answers a float32 .npy of shape (n, 2) whose values
         /// equal the JSON answer's for the same seed.
         @Test func npyMatchesJSON() async throws {

@@ -340,6 +340,14 @@ public enum Plot {
         return raster
     }
 
+    /// The range of the finite `values` (widened by ½ either side when they are all
+    /// equal; 0…1 when there are none), for grids without a stated range.
+    public static func valueRange(_ values: [Float]) -> ClosedRange<Float> {
+        let finite = values.filter(\.isFinite)
+        let lo = finite.min() ?? 0, hi = finite.max() ?? 1
+        return lo < hi ? lo...hi : (lo - 0.5)...(hi + 0.5)
+    }
+
     /// A PNG image grid (see `gridRaster`).
     public static func grid(images: [Float], shape: [Int], columns: Int, scale: Int,
                             range: ClosedRange<Float>, title: String? = nil) -> [UInt8] {

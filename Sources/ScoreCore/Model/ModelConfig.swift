@@ -52,7 +52,10 @@ public struct ModelConfig: Sendable, Equatable {
         let sde = try parseSDE(r, try r.requireObject(top["sde"], "sde"))
         let network = try parseNetwork(r, try r.requireObject(top["network"], "network"), dimension: data.dimension)
         var weights = try r.string(top["weights"], "weights")
-        if case .mlp = network, weights == nil { weights = "model.safetensors" }
+        switch network {
+        case .mlp, .scorenet: if weights == nil { weights = "model.safetensors" }
+        default: break
+        }
         if let w = weights, w.isEmpty || w.hasPrefix("/") || w.split(separator: "/").contains("..") {
             throw r.fail("weights", "expected a file name inside the model directory, got '\(w)'")
         }
@@ -150,8 +153,23 @@ public struct ModelConfig: Sendable, Equatable {
                 throw r.fail("network.data", "expected a file name inside the model directory, got '\(f)'")
             }
             return .empirical(file: file)
+        case "scorenet":
+            var channels: [Int]?
+            if let value = o["channels"] {
+                guard case .array(let items) = value, items.count == 4 else {
+                    throw r.fail("network.channels", "expected an array of 4 channel counts")
+                }
+                channels = []
+                for (i, item) in items.enumerated() {
+                    guard let c = try r.integer(item, "network.channels[\(i)]", atLeast: 1) else {
+                        throw r.fail("network.channels[\(i)]", "expected a positive integer")
+                    }
+                    channels?.append(c)
+                }
+            }
+            return .scorenet(channels: channels, embedDim: try r.integer(o["embed_dim"], "network.embed_dim", atLeast: 2))
         default:
-            throw r.fail("network.type", "expected one of mlp, gmm, empirical, got '\(typeName)'")
+            throw r.fail("network.type", "expected one of mlp, gmm, empirical, scorenet, got '\(typeName)'")
         }
     }
 }

@@ -7,6 +7,9 @@ public enum NetworkSpec: Sendable, Equatable {
     /// Exact score of a finite data set; `file` names the data file (data space),
     /// default `data.npy` or `data.csv` in the model directory.
     case empirical(file: String?)
+    /// The PyTorch tutorial's conv U-Net (`ScoreNet`) for [C, H, W] images; the channel
+    /// counts and E are read from the tensors and checked against these if given.
+    case scorenet(channels: [Int]?, embedDim: Int?)
 
     /// The `type` string of the format.
     public var typeName: String {
@@ -14,6 +17,7 @@ public enum NetworkSpec: Sendable, Equatable {
         case .mlp: "mlp"
         case .gmm: "gmm"
         case .empirical: "empirical"
+        case .scorenet: "scorenet"
         }
     }
 }

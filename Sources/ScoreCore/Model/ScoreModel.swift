@@ -39,15 +39,24 @@ public struct ScoreModel: Sendable {
         let config = try ModelConfig.parse([UInt8](configData), file: configPath,
                                            defaultName: dir.standardizedFileURL.lastPathComponent)
         let d = config.data.dimension
-        switch config.network {
-        case .mlp(let hidden, let blocks, let embedDim):
-            let weightsPath = dir.appendingPathComponent(config.weights ?? "model.safetensors").path
-            let file: SafeTensors
-            do { file = try SafeTensors.load(path: weightsPath) } catch {
+        // The trained networks' weights file.
+        let weightsPath = dir.appendingPathComponent(config.weights ?? "model.safetensors").path
+        func weights() throws(ModelLoadError) -> SafeTensors {
+            do { return try SafeTensors.load(path: weightsPath) } catch {
                 throw ModelLoadError(file: weightsPath, error.description)
             }
+        }
+        switch config.network {
+        case .mlp(let hidden, let blocks, let embedDim):
+            let file = try weights()
             let net = try MLP.load(file, path: weightsPath, sde: config.sde, dimension: d,
                                    hidden: hidden, blocks: blocks, embedDim: embedDim)
+            return ScoreModel(directory: directory, config: config, network: net,
+                              tensors: file.tensors, weightsMetadata: file.metadata)
+        case .scorenet(let channels, let embedDim):
+            let file = try weights()
+            let net = try ScoreNet.load(file, path: weightsPath, sde: config.sde, shape: config.data.shape,
+                                        channels: channels, embedDim: embedDim)
             return ScoreModel(directory: directory, config: config, network: net,
                               tensors: file.tensors, weightsMetadata: file.metadata)
         case .gmm(let components):

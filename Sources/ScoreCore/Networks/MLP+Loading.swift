@@ -6,30 +6,8 @@ extension MLP {
     /// format does not name is an error, as in PyTorch's strict `load_state_dict`.
     static func load(_ file: SafeTensors, path: String, sde: SDE, dimension: Int,
                      hidden: Int?, blocks: Int?, embedDim: Int?) throws(ModelLoadError) -> MLP {
-        var byName: [String: SafeTensors.TensorInfo] = [:]
-        for info in file.tensors {
-            let name = info.name.hasPrefix("module.") ? String(info.name.dropFirst(7)) : info.name
-            guard byName.updateValue(info, forKey: name) == nil else {
-                throw ModelLoadError(file: path, subject: "tensor '\(info.name)'",
-                                     "appears both with and without the 'module.' prefix")
-            }
-        }
-        func tensorError(_ name: String, _ message: String) -> ModelLoadError {
-            ModelLoadError(file: path, subject: "tensor '\(name)'", message)
-        }
-        func shape(_ name: String) throws(ModelLoadError) -> [Int] {
-            guard let info = byName[name] else { throw ModelLoadError(file: path, "missing tensor '\(name)'") }
-            return info.shape
-        }
-        func values(_ name: String, _ expected: [Int]) throws(ModelLoadError) -> [Float] {
-            guard let info = byName[name] else { throw ModelLoadError(file: path, "missing tensor '\(name)'") }
-            guard info.shape == expected else {
-                throw tensorError(name, "shape \(info.shape), expected \(expected)")
-            }
-            do { return try file.floats(info.name) } catch {
-                throw tensorError(name, "\(error)")
-            }
-        }
+        let dict = try StateDict(file, path: path)
+        let tensorError = dict.error, shape = dict.shape, values = dict.values
 
         let embedShape = try shape("embed.1.weight")
         guard embedShape.count == 2, embedShape[0] == embedShape[1], embedShape[0] >= 2, embedShape[0] % 2 == 0 else {
@@ -45,7 +23,7 @@ extension MLP {
             throw tensorError("proj_in.weight", "shape \(inShape) takes D = \(d) inputs, but data.shape has \(dimension) values")
         }
         var l = 0
-        while byName["blocks.\(l).dense.weight"] != nil || byName["blocks.\(l).temb.weight"] != nil { l += 1 }
+        while dict.contains("blocks.\(l).dense.weight") || dict.contains("blocks.\(l).temb.weight") { l += 1 }
 
         for (key, given, found) in [("hidden", hidden, h), ("blocks", blocks, l), ("embed_dim", embedDim, e)] {
             if let given, given != found {
@@ -59,11 +37,7 @@ extension MLP {
         for i in 0..<l {
             for part in ["temb.weight", "temb.bias", "dense.weight", "dense.bias"] { expected.insert("blocks.\(i).\(part)") }
         }
-        let unexpected = byName.keys.filter { !expected.contains($0) }.sorted()
-        if !unexpected.isEmpty {
-            let list = unexpected.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-            throw ModelLoadError(file: path, "unexpected tensor\(unexpected.count > 1 ? "s" : "") \(list)\(unexpected.count > 5 ? ", …" : "") for network 'mlp'")
-        }
+        try dict.rejectUnexpected(expected, network: "mlp")
 
         var tensors = MLP.Tensors(
             fourier: try values("embed.0.W", [e / 2]),

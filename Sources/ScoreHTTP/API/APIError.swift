@@ -30,6 +30,7 @@ public struct APIError: Error, Sendable {
         case 400: "invalid_argument"
         case 401: "unauthorized"
         case 404: "not_found"
+        case 406: "not_acceptable"
         case 405: "method_not_allowed"
         case 413: "payload_too_large"
         case 415: "unsupported_media_type"

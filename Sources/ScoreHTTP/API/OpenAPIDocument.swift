@@ -214,7 +214,9 @@ private struct Builder {
                         large request. A request whose work (samples × steps) exceeds the \
                         server's limit of \(limits.maxWork) can never be served and is a 400. \
                         With `Accept: application/x-npy` the answer is the samples alone as a \
-                        float32 .npy array of shape [n, ...data_shape].
+                        float32 .npy array of shape [n, ...data_shape]; with `Accept: image/png` \
+                        (image models only, else 406) a PNG grid of the samples, ⌈√n⌉ per row, \
+                        pixels scaled 2×, values 0…levels−1 (or the samples' range) mapped to 0…255.
                         """,
                     requestBody: requestBody("SampleRequest"),
                     responses: [("200", response(
@@ -225,7 +227,11 @@ private struct Builder {
                                 "type": str("string"), "format": str("binary"),
                                 "description": str("NumPy .npy file: float32 samples, shape [n, ...data_shape]."),
                             ])])),
-                        ]))] + posts.map(statusResponse),
+                            ("image/png", obj(["schema": obj([
+                                "type": str("string"), "format": str("binary"),
+                                "description": str("PNG grid of the samples (image models)."),
+                            ])])),
+                        ]))] + (posts + [.notAcceptable]).map(statusResponse),
                     secured: true),
             ]),
             "/v1/models/{name}/likelihood": obj([
@@ -322,7 +328,7 @@ private struct Builder {
     // MARK: Error answers
 
     private enum Status: CaseIterable {
-        case badRequest, unauthorized, notFound, payloadTooLarge, unsupportedMediaType
+        case badRequest, unauthorized, notFound, notAcceptable, payloadTooLarge, unsupportedMediaType
         case nonFinite, overloaded, unavailable, deadlineExceeded
 
         var code: String {
@@ -330,6 +336,7 @@ private struct Builder {
             case .badRequest: "400"
             case .unauthorized: "401"
             case .notFound: "404"
+            case .notAcceptable: "406"
             case .payloadTooLarge: "413"
             case .unsupportedMediaType: "415"
             case .nonFinite: "422"
@@ -344,6 +351,7 @@ private struct Builder {
             case .badRequest: "BadRequest"
             case .unauthorized: "Unauthorized"
             case .notFound: "NotFound"
+            case .notAcceptable: "NotAcceptable"
             case .payloadTooLarge: "PayloadTooLarge"
             case .unsupportedMediaType: "UnsupportedMediaType"
             case .nonFinite: "NonFinite"
@@ -372,6 +380,10 @@ private struct Builder {
             headers = [("WWW-Authenticate", headerRef("WWW-Authenticate"))]
         case .notFound:
             (description, code, message) = ("Unknown model.", "not_found", "unknown model 'moons'")
+        case .notAcceptable:
+            (description, code, message) = (
+                "`Accept: image/png` asked of a model whose samples are not images.", "not_acceptable",
+                "image/png needs an image model (data.shape [H, W], [1, H, W] or [3, H, W]); 'moons-vp' has shape [2]")
         case .payloadTooLarge:
             (description, code, message) = (
                 "Request body over \(limits.maxBodyBytes) bytes (checked before reading it all).",

@@ -84,7 +84,17 @@ extension ScoreAPI {
         try r.rejectUnknown()
 
         let resolved = try o.resolved(for: model)
-        let npy = (request.header("accept") ?? "").contains("application/x-npy")
+        let accept = request.header("accept") ?? ""
+        let npy = accept.contains("application/x-npy"), png = !npy && accept.contains("image/png")
+        if png && Plot.imageLayout(model.data.shape) == nil {
+            throw APIError(status: 406, code: "not_acceptable", message: """
+                image/png needs an image model (data.shape [H, W], [1, H, W] or [3, H, W]); \
+                '\(model.name)' has shape \(model.data.shape)
+                """)
+        }
+        if png && o.n > Self.maxGridImages {
+            throw APIError.invalid(field: "n", "image/png draws at most \(Self.maxGridImages) samples; ask for fewer, or for JSON or .npy")
+        }
         let options = o
         try runJob(cost: Self.cost(resolved, dimension: model.data.dimension), responder: responder, timeoutMs: timeout,
                    start: { control, done throws(SamplingError) in
@@ -95,6 +105,10 @@ extension ScoreAPI {
             if npy {
                 let body = NPY.encode(float32: s.samples, shape: [s.nfe.count] + model.data.shape)
                 return HTTPResponse(status: 200, contentType: "application/x-npy", body: body,
+                                    headers: [("X-Seed", String(s.seed))])
+            }
+            if png {
+                return HTTPResponse(status: 200, contentType: "image/png", body: Self.grid(s.samples, model),
                                     headers: [("X-Seed", String(s.seed))])
             }
             var answer = JSONObject([

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+import ScoreCore
+import ScoreSampling
+
+/// The shipped image model: the PyTorch tutorial's ScoreNet trained on MNIST digits
+/// (Models/recipes/train_scorenet.py). Its parity with PyTorch is ScoreNetTests'.
+@Suite("The shipped mnist-scorenet model", .serialized)
+struct MNISTScoreNetTests {
+    static let directory = ShippedModelTests.models.appendingPathComponent("mnist-scorenet")
+    static let heldOutFile = ShippedModelTests.models.appendingPathComponent("data/mnist-heldout.npy")
+
+    /// Root-mean-square pixel distance (pixels in [0, 1]) from each image to its nearest
+    /// neighbour among `reference`.
+    static func nearestDistances(_ images: [Double], _ reference: [Double], d: Int) -> [Double] {
+        let n = images.count / d, m = reference.count / d
+        return (0..<n).map { i in
+            var best = Double.infinity
+            for j in 0..<m {
+                var sum = 0.0
+                for k in 0..<d {
+                    let diff = (images[i * d + k] - reference[j * d + k]) / 255
+                    sum += diff * diff
+                }
+                best = min(best, sum)
+            }
+            return (best / Double(d)).squareRoot()
+        }
+    }
+
+    static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+
+    /// Fraction of pixels below 10% and above 90% of full scale.
+    static func inkProfile(_ images: [Double]) -> (dark: Double, bright: Double) {
+        let n = Double(images.count)
+        return (Double(images.filter { $0 < 25.5 }.count) / n, Double(images.filter { $0 > 229.5 }.count) / n)
+    }
+
+    /// ODE samples must look like digits by two simple measures against held-out digits
+    /// the model never saw. Nearest-neighbour distance: real digits (16 held-out ones,
+    /// against the other 484) sit at distance r; the same 16 digits with their pixels
+    /// shuffled (same ink, no strokes) at distance s; samples must be nearer than the
+    /// midpoint (r + s) / 2, i.e. closer to "a digit" than to "the right amount of ink
+    /// anywhere". Pixel profile: like MNIST, mostly black background with saturated
+    /// strokes, within 0.1 of the held-out fractions.
+    @Test("ODE samples are digit-like (nearest held-out digits, pixel profile)")
+    func samplesAreDigitLike() throws {
+        let model = try ScoreModel.load(directory: Self.directory.path)
+        let d = model.data.dimension
+        let held = try PointsFile.read(path: Self.heldOutFile.path, dimension: d)
+        #expect(held.count == 500 * d)
+        var o = SampleOptions()
+        o.n = 16
+        o.seed = 1
+        o.sampler = .ode
+        o.rtol = 1e-3
+        o.atol = 1e-3
+        let result = try SamplingEngine(threads: 2).sampleBlocking(model, o)
+        let samples = result.samples.map(Double.init)
+        #expect(samples.allSatisfy { $0.isFinite })
+
+        let probes = Array(held[0..<(16 * d)]), reference = Array(held[(16 * d)...])
+        var rng = SplitMix64(seed: 7)
+        var shuffled = probes
+        for i in 0..<16 {
+            for k in stride(from: d - 1, to: 0, by: -1) {
+                let j = Int(rng.next() % UInt64(k + 1))
+                shuffled.swapAt(i * d + k, i * d + j)
+            }
+        }
+        let real = Self.mean(Self.nearestDistances(probes, reference, d: d))
+        let noise = Self.mean(Self.nearestDistances(shuffled, reference, d: d))
+        let drawn = Self.mean(Self.nearestDistances(samples, reference, d: d))
+        #expect(real < noise, "real \(real), shuffled \(noise)")
+        #expect(drawn < (real + noise) / 2, "samples at \(drawn); real digits \(real), shuffled \(noise)")
+
+        let heldProfile = Self.inkProfile(held), sampleProfile = Self.inkProfile(samples)
+        #expect(abs(sampleProfile.dark - heldProfile.dark) < 0.1, "dark pixels \(sampleProfile.dark) vs \(heldProfile.dark)")
+        #expect(abs(sampleProfile.bright - heldProfile.bright) < 0.1,
+                "bright pixels \(sampleProfile.bright) vs \(heldProfile.bright)")
+    }
+}
