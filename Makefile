@@ -23,7 +23,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TARGET_CPU ?= $(if $(filter x86_64,$(shell uname -m)),haswell,)
 RELEASE_FLAGS := -c release $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU))
 
-.PHONY: all deps python-deps schemathesis-deps deploy-tools build release static test smoke-container serve clean models bench bench-check bench-kernels bench-bundle
+.PHONY: all deps python-deps schemathesis-deps deploy-tools haproxy-deps build release static test smoke-container serve clean models bench bench-check bench-kernels bench-bundle
 
 all: build
 
@@ -71,6 +71,11 @@ deploy-tools: python-deps
 		$(DEPLOY_VENV)/bin/python -m pip install --quiet $(DEPLOY_SPECS); \
 	fi
 
+# HAProxy for the rolling-restart test (Tests/scale-out.py) and deploy/haproxy/.
+haproxy-deps:
+	@command -v haproxy >/dev/null || { echo "deps: installing haproxy"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq haproxy; }
+
 build: deps
 	$(SWIFT) build
 
@@ -82,11 +87,12 @@ release: deps
 static: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --static-swift-stdlib --product scoreserve --scratch-path .build-static
 
-test: deps schemathesis-deps deploy-tools
+test: deps schemathesis-deps deploy-tools haproxy-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	PYTHON=$(PYTHON) bash Tests/schemathesis.sh
 	DEPLOY_VENV=$(DEPLOY_VENV) bash Tests/deploy-check.sh
+	SCORESERVE_BIN=.build/debug/scoreserve $(DEPLOY_VENV)/bin/python Tests/scale-out.py
 	@if $(PYTHON) Tests/smoke-container.py --can-run; then $(MAKE) --no-print-directory smoke-container; \
 	else echo "smoke-container: skipped (it needs root, chroot and unshare; run make smoke-container where they work)"; fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lints the deployment files (run by `make test`, which installs the tools first):
 #   hadolint on deploy/Dockerfile, kubernetes-validate --strict on every manifest in
-#   deploy/k8s/ (against the oldest and newest Kubernetes it knows here), the compose
+#   deploy/k8s/ (against Kubernetes 1.29 and 1.37), the kustomization's list, the compose
 #   file parsed as YAML, and `systemd-analyze verify` on the unit where systemd exists.
 # Any finding fails: systemd-analyze exits 0 on unknown keys and bad values, so its
 # output must be empty.
@@ -14,10 +14,20 @@ cd "$ROOT"
 echo "deploy-check: hadolint deploy/Dockerfile"
 "$VENV/bin/hadolint" --failure-threshold info deploy/Dockerfile
 
+# Every manifest but the kustomization (not a Kubernetes API object; checked below).
+manifests=$(ls deploy/k8s/*.yaml | grep -v '/kustomization.yaml$')
 for version in 1.29.0 1.37.0; do
-    echo "deploy-check: kubernetes-validate --strict (Kubernetes $version) deploy/k8s/*.yaml"
-    "$VENV/bin/kubernetes-validate" --strict --quiet -k "$version" deploy/k8s/*.yaml
+    echo "deploy-check: kubernetes-validate --strict (Kubernetes $version)" $manifests
+    "$VENV/bin/kubernetes-validate" --strict --quiet -k "$version" $manifests
 done
+
+echo "deploy-check: deploy/k8s/kustomization.yaml lists every serving manifest"
+"$VENV/bin/python" - <<'PY'
+import glob, os, yaml
+listed = yaml.safe_load(open("deploy/k8s/kustomization.yaml"))["resources"]
+present = {os.path.basename(p) for p in glob.glob("deploy/k8s/*.yaml")} - {"kustomization.yaml", "batch-job.yaml"}
+assert set(listed) == present, f"kustomization lists {sorted(listed)}, the serving manifests are {sorted(present)}"
+PY
 
 echo "deploy-check: deploy/compose.yaml"
 "$VENV/bin/python" - <<'PY'

@@ -59,7 +59,7 @@ struct Likelihood: ParsableCommand {
             "elapsed_ms": .number((elapsed * 1000).rounded() / 1000),
         ])
         try emit(answer, points: latents, shape: model.data.shape,
-                 format: engineOptions.format, output: engineOptions.output)
+                 format: engineOptions.resolvedFormat, output: engineOptions.output)
     }
 }
 
@@ -104,6 +104,6 @@ struct Encode: ParsableCommand {
         }
         let answer = JSONObject(["latents": .array(rows), "nfe": .array(result.nfe.map { .integer(Int64($0)) })])
         try emit(answer, points: result.latents.map { Float($0) }, shape: model.data.shape,
-                 format: engineOptions.format, output: engineOptions.output)
+                 format: engineOptions.resolvedFormat, output: engineOptions.output)
     }
 }

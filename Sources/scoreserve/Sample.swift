@@ -9,14 +9,22 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Option(help: "Output: json (the API's answer), csv or npy (points only).")
-    var format: OutputFormat = .json
+    @Option(help: "Output: json (the API's answer), csv or npy (points only); default: npy or csv when --output ends in .npy or .csv, else json.")
+    var format: OutputFormat?
 
     @Option(help: "Write the output to this file instead of stdout.")
     var output: String?
 
     @Option(help: "Deadline in milliseconds; past it the job stops with an error.")
     var timeoutMs: Int?
+
+    /// `--format`, or what `--output`'s extension names.
+    var resolvedFormat: OutputFormat {
+        if let format { return format }
+        if let output, output.hasSuffix(".npy") { return .npy }
+        if let output, output.hasSuffix(".csv") { return .csv }
+        return .json
+    }
 
     func engine() -> SamplingEngine {
         SamplingEngine(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -47,13 +55,16 @@ struct Sample: ParsableCommand {
             Examples:
               scoreserve sample Models/gmm-demo --n 1000 --seed 42
               scoreserve sample Models/gmm-demo --sampler ode --method rk45 --log-likelihood
-              scoreserve sample Models/gmm-demo --sampler dpm-solver --steps 20 --format npy --output s.npy
+              scoreserve sample Models/gmm-demo --sampler dpm-solver --steps 20 --output s.npy
+              scoreserve sample Models/gmm-demo --n 1000000 --seed 7 --shard 2/8 --output part-2.npy
             """)
 
     @Argument(help: "The model directory.") var modelDirectory: String
     @Option(help: "Number of samples.") var n: Int = 1
     @Option(help: "Seed, 0 … 2^63−1 (default: random; the answer echoes it).") var seed: UInt64?
     @Option(help: "Index of the first sample of the seed's sequence.") var offset: UInt64 = 0
+    @Option(help: ArgumentHelp("Draw shard I of K (0-based) of the --n samples: samples I·⌊n/K⌋ … of the seed's sequence, the last shard taking the remainder; needs --seed.",
+                               valueName: "I/K")) var shard: String?
     @Option(help: "euler_maruyama, reverse_diffusion, ancestral, pc, ode or dpm_solver.") var sampler: String = "pc"
     @Option(help: "Time steps (default 1000; dpm_solver 20).") var steps: Int?
     @Option(help: "Predictor of pc: euler_maruyama, reverse_diffusion, ancestral.") var predictor: String?
@@ -79,6 +90,12 @@ struct Sample: ParsableCommand {
         o.n = n
         o.seed = seed ?? UInt64.random(in: 0...UInt64(Int64.max))
         o.offset = offset
+        if let shard {
+            guard seed != nil else { throw ValidationError("--shard needs --seed: every shard must draw from the same sequence") }
+            let part = try Shard(shard, total: n)
+            o.offset += UInt64(part.offset)
+            o.n = part.size
+        }
         o.sampler = try parseEnum(sampler, "--sampler")
         o.steps = steps
         o.predictor = try predictor.map { try parseEnum($0, "--predictor") }
@@ -120,7 +137,7 @@ struct Sample: ParsableCommand {
         }
         answer["elapsed_ms"] = .number((elapsed * 1000).rounded() / 1000)
         try emit(answer, points: result.samples, shape: model.data.shape,
-                 format: engineOptions.format, output: engineOptions.output)
+                 format: engineOptions.resolvedFormat, output: engineOptions.output)
     }
 }
 

@@ -9,5 +9,5 @@ struct ScoreServe: ParsableCommand {
             A model is a directory with a config.json (and a model.safetensors for trained
             networks); see docs/model-format.md.
             """,
-        subcommands: [Inspect.self, Score.self, Sample.self, Likelihood.self, Encode.self, Train.self, Serve.self, Health.self, Plot.self, Bench.self])
+        subcommands: [Inspect.self, Score.self, Sample.self, Concat.self, Likelihood.self, Encode.self, Train.self, Serve.self, Health.self, Plot.self, Bench.self])
 }

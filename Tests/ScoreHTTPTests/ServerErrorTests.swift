@@ -37,6 +37,8 @@ extension ServerIntegrationTests {
                 ("gmm-subvp/sample", #"{"sampler":"ancestral","steps":5}"#, ["sampler", "subvp"]),
                 ("gmm-subvp/sample", #"{"predictor":"ancestral","steps":5}"#, ["predictor", "subvp"]),
                 ("gmm-vp/sample", #"{"sampler":"ode","steps":5}"#, ["steps", "rk45"]),
+                ("gmm-vp/sample", #"{"sampler":"ancestral","steps":15}"#, ["steps", "beta_max", "ancestral"]),
+                ("gmm-vp/sample", #"{"sampler":"pc","predictor":"reverse_diffusion","steps":19}"#, ["steps", "beta_max"]),
                 ("gmm-vp/sample", #"{"sampler":"ode","log_likelihood":true,"denoise":true}"#, ["denoise"]),
                 ("gmm-vp/sample", #"{"offset":1,"corrector":"langevin","steps":5}"#, ["offset"]),
                 ("gmm-vp/sample", #"{"order":2}"#, ["order", "dpm_solver"]),

@@ -172,15 +172,25 @@ extension ServerIntegrationTests {
             }
         }
 
-        /// `offset` selects samples of the seed's sequence: shards join into one request.
-        @Test func offsetShardsJoin() async throws {
+        /// `offset` selects samples of the seed's sequence: for every sampler but langevin,
+        /// three uneven shards (3, 3 and 5 of n = 11) join into one request, bit for bit
+        /// (log-likelihoods too).
+        @Test(arguments: [#""sampler":"euler_maruyama","steps":15"#, #""sampler":"reverse_diffusion","steps":25"#,
+                          #""sampler":"ancestral","steps":25"#, #""sampler":"pc","steps":10"#, #""sampler":"ode""#,
+                          #""sampler":"ode","method":"rk4","steps":10"#, #""sampler":"dpm_solver","steps":10"#,
+                          #""sampler":"ode","log_likelihood":true"#])
+        func offsetShardsJoin(flags: String) async throws {
             try await withServer { s in
-                let whole = try await s.post("/v1/models/gmm-vp/sample", #"{"n":4,"seed":5,"steps":15,"sampler":"euler_maruyama"}"#)
-                let a = try await s.post("/v1/models/gmm-vp/sample", #"{"n":1,"seed":5,"steps":15,"sampler":"euler_maruyama"}"#)
-                let b = try await s.post("/v1/models/gmm-vp/sample", #"{"n":3,"offset":1,"seed":5,"steps":15,"sampler":"euler_maruyama"}"#)
-                let all = try #require(whole.object?.points("samples"))
-                let joined = (a.object?.points("samples") ?? []) + (b.object?.points("samples") ?? [])
-                #expect(joined == all)
+                let whole = try await s.post("/v1/models/gmm-vp/sample", #"{"n":11,"seed":5,\#(flags)}"#)
+                #expect(whole.status == 200, "\(whole)")
+                var samples: [[Double]] = [], likelihoods: [Double] = []
+                for (offset, n) in [(0, 3), (3, 3), (6, 5)] {
+                    let part = try await s.post("/v1/models/gmm-vp/sample", #"{"n":\#(n),"offset":\#(offset),"seed":5,\#(flags)}"#)
+                    samples += part.object?.points("samples") ?? []
+                    likelihoods += part.object?.numbers("log_likelihood") ?? []
+                }
+                #expect(samples == whole.object?.points("samples"), "\(flags)")
+                #expect(likelihoods == (whole.object?.numbers("log_likelihood") ?? []), "\(flags)")
             }
         }
 

@@ -151,6 +151,14 @@ extension SampleOptions {
         try check(steps >= 1 && steps <= SampleOptions.maxSteps, "steps",
                   "must be between 1 and \(SampleOptions.maxSteps), got \(steps)")
         if sampler == .ode && method == .rk45 { try check(self.steps == nil, "steps", "does not apply to method \"rk45\" (adaptive)") }
+        // The DDPM discretisation of vp (reverse diffusion, ancestral) takes steps of
+        // β_i ≤ β_max/N, whose √(1 − β_i) needs β_max/N ≤ 1: fewer steps give NaNs.
+        if isSDE && sde.kind == .vp && (predictor == .reverseDiffusion || predictor == .ancestral) {
+            try check(Double(steps) >= sde.betaMax, "steps", """
+                must be at least beta_max (\(sde.betaMax)) for \(predictor.rawValue) on a vp SDE: its DDPM \
+                discretisation has β_i up to beta_max/steps, and √(1 − β_i) needs it at most 1; got \(steps)
+                """)
+        }
         let rtol = self.rtol ?? 1e-5, atol = self.atol ?? 1e-5
         try checkTolerance(rtol, "rtol")
         try checkTolerance(atol, "atol")

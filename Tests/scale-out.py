@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Scale-out tests with real processes on loopback (run by `make test`):
+
+1. shards (CLI): for every sampler but langevin, `scoreserve sample --shard I/3` of an
+   uneven n joined by `scoreserve concat` equals one `scoreserve sample` of that n,
+   byte for byte;
+2. the Indexed Job: deploy/k8s/batch-job.yaml's command line, run once per index with
+   JOB_COMPLETION_INDEX set and $(VAR) expanded as Kubernetes does (only the model
+   path, the output folder, --n and --steps changed to fit a test), joined, equals one
+   request;
+3. rolling restart: two `scoreserve serve` replicas behind HAProxy with
+   deploy/haproxy/haproxy.cfg; a client sends 2,400 sampling requests through HAProxy
+   while each replica in turn gets SIGTERM and is started again; every request must get
+   a 200, each exactly once, equal to the single-process answer for its seed.
+
+Usage: Tests/scale-out.py [--only shards,job,restart]   (SCORESERVE_BIN: the binary,
+default .build/debug/scoreserve; PYTHON with PyYAML for the job test.)
+"""
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.abspath(os.environ.get("SCORESERVE_BIN", os.path.join(ROOT, ".build/debug/scoreserve")))
+MODEL = os.path.join(ROOT, "Models", "moons-vp")
+
+
+def say(message):
+    print(f"scale-out: {message}", flush=True)
+
+
+def fail(message):
+    say(f"FAILED: {message}")
+    sys.exit(1)
+
+
+def run(args, **kwargs):
+    result = subprocess.run([BIN] + args, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        fail(f"scoreserve {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
+    return result
+
+
+def same_file(a, b):
+    with open(a, "rb") as x, open(b, "rb") as y:
+        return x.read() == y.read()
+
+
+# MARK: 1. shards through the CLI
+
+SAMPLERS = [
+    ["--sampler", "euler_maruyama", "--steps", "60"],
+    ["--sampler", "reverse_diffusion", "--steps", "60"],
+    ["--sampler", "ancestral", "--steps", "60"],
+    ["--sampler", "pc", "--steps", "40"],  # corrector annealed_langevin: per-sample, shardable
+    ["--sampler", "ode"],  # rk45
+    ["--sampler", "ode", "--method", "heun", "--steps", "40"],
+    ["--sampler", "dpm_solver", "--steps", "15"],
+    ["--sampler", "ode", "--log-likelihood"],
+]
+
+
+def test_shards(work):
+    n, k = 11, 3  # shards of 3, 3 and 5
+    for flags in SAMPLERS:
+        name = " ".join(flags)
+        parts = []
+        for i in range(k):
+            part = os.path.join(work, f"part-{i}.npy")
+            run(["sample", MODEL, "--n", str(n), "--seed", "9", "--shard", f"{i}/{k}", "--output", part] + flags)
+            parts.append(part)
+        whole = os.path.join(work, "whole.npy")
+        joined = os.path.join(work, "joined.npy")
+        run(["sample", MODEL, "--n", str(n), "--seed", "9", "--output", whole] + flags)
+        run(["concat"] + parts + ["--output", joined])
+        if not same_file(whole, joined):
+            fail(f"{name}: 3 shards of n = {n} joined differ from one request")
+        say(f"shards: {name}: 3 uneven shards = one request of {n}, byte for byte")
+
+
+# MARK: 2. the Indexed Job's command line
+
+def test_indexed_job(work):
+    with open(os.path.join(ROOT, "deploy/k8s/batch-job.yaml")) as f:
+        job = [d for d in yaml.safe_load_all(f) if d["kind"] == "Job"][0]
+    spec = job["spec"]
+    k = spec["completions"]
+    container = spec["template"]["spec"]["containers"][0]
+    if spec["completionMode"] != "Indexed" or container["command"] != ["scoreserve"]:
+        fail("batch-job.yaml is not an Indexed Job running scoreserve")
+    args = list(container["args"])
+    shard = args[args.index("--shard") + 1]
+    if not shard.endswith(f"/{k}"):
+        fail(f"--shard {shard} does not match completions: {k}")
+    # Fit a test: a smaller n (uneven over K) and fewer steps, the checkout's models and a temporary /out.
+    n = 4 * k + 3
+    args[args.index("--n") + 1] = str(n)
+    if "--steps" in args:
+        args[args.index("--steps") + 1] = "50"
+    out = os.path.join(work, "out")
+    os.makedirs(out)
+    args = [a.replace("/opt/scoreserve/models", os.path.join(ROOT, "Models")).replace("/out/", out + "/") for a in args]
+    for index in range(k):
+        env = {**os.environ, "JOB_COMPLETION_INDEX": str(index)}
+        # Kubernetes expands $(VAR) in args from the container's environment.
+        expanded = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in args]
+        subprocess.run([BIN] + expanded, check=True, env=env, capture_output=True)
+    parts = sorted(os.listdir(out))
+    if len(parts) != k:
+        fail(f"{k} indices wrote {parts}")
+    joined = os.path.join(work, "job-joined.npy")
+    run(["concat"] + [os.path.join(out, p) for p in parts] + ["--output", joined])
+    single = args[:]
+    i = single.index("--shard")
+    del single[i:i + 2]
+    single[single.index("--output") + 1] = os.path.join(work, "job-single.npy")
+    run(single)
+    if not same_file(joined, os.path.join(work, "job-single.npy")):
+        fail("the Indexed Job's parts joined differ from one request")
+    say(f"indexed job: {k} pods' command lines (n = {n}) joined = one request, byte for byte")
+
+
+# MARK: 3. rolling restart behind HAProxy
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path, timeout=5):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def wait_until(predicate, what, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    fail(f"timed out waiting for {what}")
+
+
+class Replica:
+    def __init__(self, port, log):
+        self.port, self.log, self.process = port, log, None
+
+    def start(self):
+        self.process = subprocess.Popen([BIN, "serve", "--models", os.path.join(ROOT, "Models"), "--port", str(self.port),
+                                         "--threads", "1", "--grace-seconds", "30"],
+                                        stdout=self.log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        wait_until(lambda: get(self.port, "/readyz")[0] == 200, f"replica on {self.port} to be ready")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=60)
+        if code != 0:
+            fail(f"replica on {self.port} exited {code} after SIGTERM")
+
+
+def haproxy_up(stats_port, server):
+    status, body = get(stats_port, "/stats;csv")
+    for line in body.decode().splitlines():
+        fields = line.split(",")
+        if len(fields) > 17 and fields[0] == "replicas" and fields[1] == server:
+            return fields[17] == "UP"
+    return False
+
+
+def sample_body(seed):
+    return json.dumps({"n": 2, "seed": seed, "sampler": "euler_maruyama", "steps": 30})
+
+
+def post(port, seed):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        c.request("POST", "/v1/models/moons-vp/sample", body=sample_body(seed), headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        body = r.read()
+        return r.status, json.loads(body) if r.status == 200 else body.decode(errors="replace")
+    finally:
+        c.close()
+
+
+def test_rolling_restart(work):
+    if not shutil.which("haproxy"):
+        fail("haproxy is not installed (make test installs it)")
+    log = open(os.path.join(work, "replicas.log"), "w")
+    replicas = [Replica(free_port(), log), Replica(free_port(), log)]
+    for r in replicas:
+        r.start()
+    front, stats = free_port(), free_port()
+    env = {**os.environ, "SCORESERVE_BIND": f"127.0.0.1:{front}", "SCORESERVE_STATS_BIND": f"127.0.0.1:{stats}",
+           "SCORESERVE_REPLICA_1": f"127.0.0.1:{replicas[0].port}", "SCORESERVE_REPLICA_2": f"127.0.0.1:{replicas[1].port}"}
+    haproxy_log = open(os.path.join(work, "haproxy.log"), "w")
+    haproxy = subprocess.Popen(["haproxy", "-db", "-f", os.path.join(ROOT, "deploy/haproxy/haproxy.cfg")],
+                               env=env, stdout=haproxy_log, stderr=subprocess.STDOUT)
+    try:
+        for name in ("replica1", "replica2"):
+            wait_until(lambda: haproxy_up(stats, name), f"HAProxy to see {name} up")
+        total, answers, lock = 2400, {}, threading.Lock()
+        sent = iter(range(1, total + 1))
+        started = time.monotonic()
+
+        def client():
+            while True:
+                with lock:
+                    seed = next(sent, None)
+                if seed is None:
+                    return
+                status, answer = post(front, seed)
+                with lock:
+                    if seed in answers:
+                        fail(f"seed {seed} answered twice")
+                    answers[seed] = (status, answer)
+
+        def restarter():
+            # Each replica in turn: SIGTERM (it drains), start again, wait until HAProxy has it back.
+            for index, name in ((0, "replica1"), (1, "replica2")):
+                wait_until(lambda: len(answers) >= total * (index + 1) // 4, "requests to flow")
+                replicas[index].stop()
+                replicas[index].start()
+                wait_until(lambda: haproxy_up(stats, name), f"HAProxy to see {name} up again")
+                say(f"rolling restart: {name} stopped (exit 0) and back in the pool after {len(answers)} answers")
+
+        with concurrent.futures.ThreadPoolExecutor(9) as pool:
+            clients = [pool.submit(client) for _ in range(8)]
+            restart = pool.submit(restarter)
+            for f in clients + [restart]:
+                f.result()
+        elapsed = time.monotonic() - started
+        bad = {s: a for s, (status, a) in answers.items() if status != 200}
+        if bad:
+            first = sorted(bad)[:3]
+            fail(f"{len(bad)} of {total} requests failed, e.g. {[(s, answers[s]) for s in first]}")
+        if sorted(answers) != list(range(1, total + 1)):
+            fail(f"{len(answers)} answers for {total} requests")
+        # The single-process answer for every seed: one replica, directly.
+        for seed, (_, answer) in answers.items():
+            status, direct = post(replicas[0].port, seed)
+            if status != 200 or direct["samples"] != answer["samples"] or direct["seed"] != seed:
+                fail(f"seed {seed}: the answer through HAProxy differs from the single-process answer")
+        say(f"rolling restart: {total} requests through HAProxy in {elapsed:.1f} s while both replicas restarted: "
+            "all 200, each once, each equal to the single-process answer")
+    finally:
+        haproxy.terminate()
+        haproxy.wait()
+        for r in replicas:
+            if r.process and r.process.poll() is None:
+                r.process.kill()
+                r.process.wait()
+
+
+def main():
+    only = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else {"shards", "job", "restart"}
+    if not os.access(BIN, os.X_OK):
+        fail(f"no scoreserve binary at {BIN} (build first)")
+    work = tempfile.mkdtemp(prefix="scoreserve-scale-out-")
+    try:
+        if "shards" in only:
+            test_shards(work)
+        if "job" in only:
+            test_indexed_job(work)
+        if "restart" in only:
+            test_rolling_restart(work)
+        say("passed")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
