@@ -31,6 +31,21 @@ public final class SamplingEngine: Sendable {
     static let maxTableBytes = 32 << 20
     /// Row evaluations per chunk for jobs with a shared time table (8 rows × 1000 steps).
     static let chunkEvaluations = 8_000
+    /// FLOPs per chunk at most (~20–40 ms on one core; 16 rows × 1000 steps of the 2-D
+    /// mlp), where the network's row groups allow: a chunk holds its worker until its
+    /// rows finish every step, so costly networks (a conv U-Net) get fewer rows per
+    /// chunk and a small request never queues behind a long one for long.
+    static let chunkFLOPs = 2e9
+
+    /// Rows per chunk that keep `evaluations` network evaluations per row within
+    /// `chunkFLOPs`: whole row groups, at least one.
+    static func costLimit(_ network: any ScoreNetwork, evaluations: Int) -> Int {
+        let rows = Int(chunkFLOPs / (Double(Swift.max(1, evaluations)) * Swift.max(1, network.flopsPerRow)))
+        let group = Swift.max(1, network.rowGroup)
+        return Swift.max(group, rows / group * group)
+    }
+    /// A nominal number of evaluations for adaptive (rk45) solves, for `costLimit`.
+    static let adaptiveEvaluations = 150
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 32) {
         precondition(chunkSize > 0)
@@ -199,17 +214,21 @@ public final class SamplingEngine: Sendable {
         let table = reverseSDE && o.steps <= Self.maxTableSteps
             ? model.network.timeTable(ReverseSDESampler.grid(model.sde, o), maxBytes: Self.maxTableBytes) : nil
         let size: Int
+        let adaptive = o.sampler == .ode && o.method == .rk45
+        let evaluations = adaptive ? Self.adaptiveEvaluations : o.steps * (o.sampler == .pc ? 1 + o.correctorSteps : 1)
+        let costLimit = Self.costLimit(model.network, evaluations: evaluations)
         if o.corrector == .langevin {
             size = o.n  // Langevin's step couples all of the request's samples: one chunk holds them all.
-        } else if o.sampler == .ode && o.method == .rk45 {
-            size = chunkRows(o.n, limit: 8)  // rows keep their own times: small chunks balance workers (see likelihood)
+        } else if adaptive {
+            // Rows keep their own times: small chunks balance workers (see likelihood).
+            size = chunkRows(o.n, limit: Swift.min(8, costLimit))
         } else if table != nil {
             // With the conditioning shared, chunk size costs nothing: keep each chunk to about
             // `chunkEvaluations` row evaluations, so a small request never waits long for a worker.
-            let evaluations = o.steps * (o.sampler == .pc ? 1 + o.correctorSteps : 1)
-            size = chunkRows(o.n, limit: Swift.max(1, Self.chunkEvaluations / Swift.max(1, evaluations) / BLAS.rowGroup) * BLAS.rowGroup)
+            let limit = Swift.max(1, Self.chunkEvaluations / Swift.max(1, evaluations) / BLAS.rowGroup) * BLAS.rowGroup
+            size = chunkRows(o.n, limit: Swift.min(limit, costLimit))
         } else {
-            size = chunkRows(o.n)
+            size = chunkRows(o.n, limit: costLimit)
         }
         let chunks = (o.n + size - 1) / size
         return PreparedJob(chunks: chunks, body: { chunk, control throws(SamplingError) in
@@ -306,7 +325,9 @@ public final class SamplingEngine: Sendable {
         let nfe = JobOutput<Int>(count: n, initial: 0)
         // Adaptive rk45 steps make rows finish at different times: small chunks balance
         // the workers, and with a time per row there is no shared time embedding to lose.
-        let size = chunkRows(n, limit: 8)
+        let tangents = divergence.estimator == .exact ? d : divergence.probes
+        let size = chunkRows(n, limit: Swift.min(8, Self.costLimit(model.network,
+                                                                   evaluations: Self.adaptiveEvaluations * (1 + tangents))))
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)
             let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: divergence,

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import ScoreCore
-import ScoreSampling
+@testable import ScoreSampling
 
 /// The shipped image model: the PyTorch tutorial's ScoreNet trained on MNIST digits
 /// (Models/recipes/train_scorenet.py). Its parity with PyTorch is ScoreNetTests'.
@@ -34,6 +34,20 @@ struct MNISTScoreNetTests {
     static func inkProfile(_ images: [Double]) -> (dark: Double, bright: Double) {
         let n = Double(images.count)
         return (Double(images.filter { $0 < 25.5 }.count) / n, Double(images.filter { $0 > 229.5 }.count) / n)
+    }
+
+    /// A chunk holds its worker until its rows finish every step, so a costly network's
+    /// chunks hold one image (about 33 MFLOP per evaluation here, against 0.1 M for the
+    /// 2-D mlp, whose chunks keep their row groups of 4 and more).
+    @Test("chunks of the conv U-Net hold one image; the 2-D mlp's keep their row groups")
+    func chunkCost() throws {
+        let scorenet = try ScoreModel.load(directory: Self.directory.path).network
+        #expect(scorenet.flopsPerRow > 3e7 && scorenet.flopsPerRow < 4e7, "\(scorenet.flopsPerRow)")
+        #expect(SamplingEngine.costLimit(scorenet, evaluations: SamplingEngine.adaptiveEvaluations) == 1)
+        #expect(SamplingEngine.costLimit(scorenet, evaluations: 1000) == 1)
+        let mlp = try ScoreModel.load(directory: ShippedModelTests.models.appendingPathComponent("moons-vp").path).network
+        #expect(SamplingEngine.costLimit(mlp, evaluations: 1000) >= 8)
+        #expect(SamplingEngine.costLimit(mlp, evaluations: 1000) % BLAS.rowGroup == 0)
     }
 
     /// ODE samples must look like digits by two simple measures against held-out digits

@@ -13,6 +13,12 @@ public protocol ScoreNetwork: Sendable {
     var parameterCount: Int { get }
     /// The network's sizes for model listings (`{"type":"mlp","hidden":256,...}`).
     var summary: JSONObject { get }
+    /// Approximate FLOPs of one row's score evaluation, for sizing work so one unit of it
+    /// takes about the same time whatever the network.
+    var flopsPerRow: Double { get }
+    /// Rows the network evaluates together at the least (the row groups of its GEMMs):
+    /// chunks of fewer rows would be padded.
+    var rowGroup: Int { get }
     /// Bytes of scratch `score` needs for up to `rows` rows.
     func workspaceBytes(rows: Int) -> Int
     /// Scores of `rows` points `x` ([rows × D], model space) at `times` ([rows]),
@@ -44,6 +50,9 @@ public protocol ScoreNetwork: Sendable {
 }
 
 extension ScoreNetwork {
+    /// A dense network's multiply-adds: two FLOPs per parameter and row.
+    public var flopsPerRow: Double { 2 * Double(parameterCount) }
+    public var rowGroup: Int { BLAS.rowGroup }
     public func timeTable(_ times: [Double], maxBytes: Int) -> TimeTable? { nil }
     public func score(_ x: UnsafePointer<Float>, table: TimeTable, slots: UnsafePointer<Int32>, rows: Int,
                       into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
