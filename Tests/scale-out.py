@@ -11,7 +11,7 @@
 3. rolling restart: two `scoreserve serve` replicas behind HAProxy with
    deploy/haproxy/haproxy.cfg; a client sends 2,400 sampling requests through HAProxy
    while each replica in turn gets SIGTERM and is started again; every request must get
-   a 200, each exactly once, equal to the single-process answer for its seed.
+   exactly one answer, a 200, equal to the single-process answer for its seed.
 
 Usage: Tests/scale-out.py [--only shards,job,restart]   (SCORESERVE_BIN: the binary,
 default .build/debug/scoreserve; PYTHON with PyYAML for the job test.)
@@ -116,7 +116,9 @@ def test_indexed_job(work):
         env = {**os.environ, "JOB_COMPLETION_INDEX": str(index)}
         # Kubernetes expands $(VAR) in args from the container's environment.
         expanded = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in args]
-        subprocess.run([BIN] + expanded, check=True, env=env, capture_output=True)
+        done = subprocess.run([BIN] + expanded, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            fail(f"index {index}: scoreserve {' '.join(expanded)} exited {done.returncode}: {done.stderr.strip()}")
     parts = sorted(os.listdir(out))
     if len(parts) != k:
         fail(f"{k} indices wrote {parts}")
@@ -180,13 +182,18 @@ class Replica:
             fail(f"replica on {self.port} exited {code} after SIGTERM")
 
 
-def haproxy_up(stats_port, server):
+def haproxy_status(stats_port, server):
+    """The server's status on HAProxy's stats page (UP, DOWN, "UP 1/2", ...)."""
     status, body = get(stats_port, "/stats;csv")
     for line in body.decode().splitlines():
         fields = line.split(",")
         if len(fields) > 17 and fields[0] == "replicas" and fields[1] == server:
-            return fields[17] == "UP"
-    return False
+            return fields[17]
+    return None
+
+
+def haproxy_up(stats_port, server):
+    return haproxy_status(stats_port, server) == "UP"
 
 
 def sample_body(seed):
@@ -209,15 +216,17 @@ def test_rolling_restart(work):
         fail("haproxy is not installed (make test installs it)")
     log = open(os.path.join(work, "replicas.log"), "w")
     replicas = [Replica(free_port(), log), Replica(free_port(), log)]
-    for r in replicas:
-        r.start()
-    front, stats = free_port(), free_port()
-    env = {**os.environ, "SCORESERVE_BIND": f"127.0.0.1:{front}", "SCORESERVE_STATS_BIND": f"127.0.0.1:{stats}",
-           "SCORESERVE_REPLICA_1": f"127.0.0.1:{replicas[0].port}", "SCORESERVE_REPLICA_2": f"127.0.0.1:{replicas[1].port}"}
-    haproxy_log = open(os.path.join(work, "haproxy.log"), "w")
-    haproxy = subprocess.Popen(["haproxy", "-db", "-f", os.path.join(ROOT, "deploy/haproxy/haproxy.cfg")],
-                               env=env, stdout=haproxy_log, stderr=subprocess.STDOUT)
+    haproxy = None
     try:
+        for r in replicas:
+            r.start()
+        front, stats = free_port(), free_port()
+        env = {**os.environ, "SCORESERVE_BIND": f"127.0.0.1:{front}", "SCORESERVE_STATS_BIND": f"127.0.0.1:{stats}",
+               "SCORESERVE_REPLICA_1": f"127.0.0.1:{replicas[0].port}",
+               "SCORESERVE_REPLICA_2": f"127.0.0.1:{replicas[1].port}"}
+        haproxy_log = open(os.path.join(work, "haproxy.log"), "w")
+        haproxy = subprocess.Popen(["haproxy", "-db", "-f", os.path.join(ROOT, "deploy/haproxy/haproxy.cfg")],
+                                   env=env, stdout=haproxy_log, stderr=subprocess.STDOUT)
         for name in ("replica1", "replica2"):
             wait_until(lambda: haproxy_up(stats, name), f"HAProxy to see {name} up")
         total, answers, lock = 2400, {}, threading.Lock()
@@ -237,10 +246,12 @@ def test_rolling_restart(work):
                     answers[seed] = (status, answer)
 
         def restarter():
-            # Each replica in turn: SIGTERM (it drains), start again, wait until HAProxy has it back.
+            # Each replica in turn: SIGTERM (it drains and exits), HAProxy takes it out,
+            # start it again, HAProxy brings it back; only then the next one.
             for index, name in ((0, "replica1"), (1, "replica2")):
                 wait_until(lambda: len(answers) >= total * (index + 1) // 4, "requests to flow")
                 replicas[index].stop()
+                wait_until(lambda: (haproxy_status(stats, name) or "").startswith("DOWN"), f"HAProxy to take {name} out")
                 replicas[index].start()
                 wait_until(lambda: haproxy_up(stats, name), f"HAProxy to see {name} up again")
                 say(f"rolling restart: {name} stopped (exit 0) and back in the pool after {len(answers)} answers")
@@ -263,10 +274,11 @@ def test_rolling_restart(work):
             if status != 200 or direct["samples"] != answer["samples"] or direct["seed"] != seed:
                 fail(f"seed {seed}: the answer through HAProxy differs from the single-process answer")
         say(f"rolling restart: {total} requests through HAProxy in {elapsed:.1f} s while both replicas restarted: "
-            "all 200, each once, each equal to the single-process answer")
+            "each answered once with a 200 equal to the single-process answer")
     finally:
-        haproxy.terminate()
-        haproxy.wait()
+        if haproxy is not None:
+            haproxy.terminate()
+            haproxy.wait()
         for r in replicas:
             if r.process and r.process.poll() is None:
                 r.process.kill()

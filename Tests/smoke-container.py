@@ -96,7 +96,8 @@ def in_root(rootfs, command, env, user=None, workdir="/", **kwargs):
     with /proc mounted (the Swift runtime reads its arguments from /proc/self/cmdline),
     chroot, the given user, a clean environment."""
     background = kwargs.pop("background", False)
-    argv = ["unshare", "--mount", "--pid", "--fork", f"--mount-proc={rootfs}/proc", "chroot"]
+    # --kill-child: if unshare is killed (a failed run's clean-up), so is the server.
+    argv = ["unshare", "--mount", "--pid", "--fork", "--kill-child", f"--mount-proc={rootfs}/proc", "chroot"]
     if user:
         argv.append(f"--userspec={user}")
     argv += [str(rootfs), "/usr/bin/env", "-i", f"--chdir={workdir}"]
@@ -121,11 +122,16 @@ def request(port, method, path, body=None, timeout=60):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
                                  headers={"Content-Type": "application/json"})
+    def decode(body):
+        try:
+            return json.loads(body or b"null")
+        except ValueError:
+            return {"unparsed": body[:300].decode(errors="replace")}
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, decode(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        return error.code, decode(error.read())
 
 
 def free_port():

@@ -215,7 +215,14 @@ public final class SamplingEngine: Sendable {
             ? model.network.timeTable(ReverseSDESampler.grid(model.sde, o), maxBytes: Self.maxTableBytes) : nil
         let size: Int
         let adaptive = o.sampler == .ode && o.method == .rk45
-        let evaluations = adaptive ? Self.adaptiveEvaluations : o.steps * (o.sampler == .pc ? 1 + o.correctorSteps : 1)
+        let perStep: Int
+        switch o.sampler {
+        case .pc: perStep = 1 + o.correctorSteps
+        case .ode: perStep = o.method == .rk4 ? 4 : o.method == .heun ? 2 : 1
+        case .dpmSolver: perStep = o.order
+        default: perStep = 1
+        }
+        let evaluations = adaptive ? Self.adaptiveEvaluations : o.steps * perStep
         let costLimit = Self.costLimit(model.network, evaluations: evaluations)
         if o.corrector == .langevin {
             size = o.n  // Langevin's step couples all of the request's samples: one chunk holds them all.

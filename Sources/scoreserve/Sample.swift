@@ -6,7 +6,7 @@ import ScoreSampling
 
 /// Flags shared by the commands that run the engine.
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Worker threads (default: all cores).")
+    @Option(help: "Worker threads (default: the container's CPU limit, or all cores).")
     var threads: Int?
 
     @Option(help: "Output: json (the API's answer), csv or npy (points only); default: npy or csv when --output ends in .npy or .csv, else json.")
@@ -27,7 +27,7 @@ struct EngineOptions: ParsableArguments {
     }
 
     func engine() -> SamplingEngine {
-        SamplingEngine(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        SamplingEngine(threads: threads ?? CPULimit.available())
     }
 }
 
@@ -92,8 +92,13 @@ struct Sample: ParsableCommand {
         o.offset = offset
         if let shard {
             guard seed != nil else { throw ValidationError("--shard needs --seed: every shard must draw from the same sequence") }
+            guard latents == nil, corrector != "langevin" else {
+                throw ValidationError("--shard cannot be combined with --latents or --corrector langevin (their samples depend on the whole request)")
+            }
             let part = try Shard(shard, total: n)
-            o.offset += UInt64(part.offset)
+            let (start, overflow) = o.offset.addingReportingOverflow(UInt64(part.offset))
+            guard !overflow else { throw ValidationError("--offset plus the shard's first sample overflows") }
+            o.offset = start
             o.n = part.size
         }
         o.sampler = try parseEnum(sampler, "--sampler")

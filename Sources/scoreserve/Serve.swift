@@ -121,7 +121,11 @@ struct Serve: ParsableCommand {
 
         let loaded: [ScoreModel]
         let roots = modelsDirectory.split(separator: ":", omittingEmptySubsequences: true).map(String.init)
-        do { loaded = try ScoreModel.loadAll(roots: roots.isEmpty ? ["."] : roots) } catch {
+        guard !roots.isEmpty else {
+            server.stop()
+            throw ValidationError("--models names no directory ('\(modelsDirectory)')")
+        }
+        do { loaded = try ScoreModel.loadAll(roots: roots) } catch {
             server.stop()
             throw StartupError("cannot load models: \(error)")
         }

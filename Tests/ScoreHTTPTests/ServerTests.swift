@@ -107,7 +107,7 @@ extension ServerIntegrationTests {
             let cases: [(model: String, body: String, nfe: Int?)] = [
                 ("gmm-vp", #""sampler":"euler_maruyama","steps":20"#, 20),
                 ("gmm-vp", #""sampler":"reverse_diffusion","steps":20"#, 20),
-                ("gmm-vp", #""sampler":"ancestral","steps":20"#, 20),
+                ("gmm-vp", #""sampler":"ancestral","steps":25"#, 25),
                 ("gmm-vp", #""sampler":"pc","steps":20"#, 20),
                 ("gmm-vp", #""sampler":"pc","steps":20,"corrector":"annealed_langevin","corrector_steps":2"#, 60),
                 ("gmm-vp", #""sampler":"pc","steps":20,"predictor":"reverse_diffusion","corrector":"none""#, 20),

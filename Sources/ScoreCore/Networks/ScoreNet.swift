@@ -55,6 +55,7 @@ public final class ScoreNet: ScoreNetwork {
         self.width = width
         self.channels = channels
         self.embedDim = embedDim
+        precondition(Self.groups.max()! <= 32, "the scratch keeps 32 group statistics per level")
         self.storage = storage
         self.at = offsets
         levels = Self.levels(inputChannels: inputChannels, input: (height, width), channels: channels, sides: sides)

@@ -92,8 +92,11 @@ extension ScoreAPI {
                 '\(model.name)' has shape \(model.data.shape)
                 """)
         }
-        if png && o.n > Self.maxGridImages {
-            throw APIError.invalid(field: "n", "image/png draws at most \(Self.maxGridImages) samples; ask for fewer, or for JSON or .npy")
+        if png && (o.n > Self.maxGridImages || o.n * model.data.dimension * 4 > Self.maxGridValues) {
+            throw APIError.invalid(field: "n", """
+                image/png draws at most \(Self.maxGridImages) samples and \(Self.maxGridValues) pixel values \
+                (n × \(model.data.dimension) × 4 at 2× scale); ask for fewer, or for JSON or .npy
+                """)
         }
         let options = o
         try runJob(cost: Self.cost(resolved, dimension: model.data.dimension), responder: responder, timeoutMs: timeout,

@@ -153,10 +153,17 @@ extension SampleOptions {
         if sampler == .ode && method == .rk45 { try check(self.steps == nil, "steps", "does not apply to method \"rk45\" (adaptive)") }
         // The DDPM discretisation of vp (reverse diffusion, ancestral) takes steps of
         // β_i ≤ β_max/N, whose √(1 − β_i) needs β_max/N ≤ 1: fewer steps give NaNs.
-        if isSDE && sde.kind == .vp && (predictor == .reverseDiffusion || predictor == .ancestral) {
+        // Ancestral steps divide by √(1 − β_i), so there β_max/N must stay below 1.
+        if isSDE && sde.kind == .vp && predictor == .reverseDiffusion {
             try check(Double(steps) >= sde.betaMax, "steps", """
-                must be at least beta_max (\(sde.betaMax)) for \(predictor.rawValue) on a vp SDE: its DDPM \
+                must be at least beta_max (\(sde.betaMax)) for reverse_diffusion on a vp SDE: its DDPM \
                 discretisation has β_i up to beta_max/steps, and √(1 − β_i) needs it at most 1; got \(steps)
+                """)
+        }
+        if isSDE && sde.kind == .vp && predictor == .ancestral {
+            try check(Double(steps) > sde.betaMax, "steps", """
+                must exceed beta_max (\(sde.betaMax)) for ancestral on a vp SDE: its DDPM steps divide by \
+                √(1 − β_i) with β_i up to beta_max/steps, which must stay below 1; got \(steps)
                 """)
         }
         let rtol = self.rtol ?? 1e-5, atol = self.atol ?? 1e-5
