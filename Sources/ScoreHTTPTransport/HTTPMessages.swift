@@ -21,6 +21,19 @@ public struct HTTPRequest: Sendable {
 
     /// A header by case-insensitive name.
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
+
+    /// Whether the `Accept` header lists `mediaType` itself with a quality above 0
+    /// (`image/png`, `image/png;q=0.5`; not `image/png;q=0`, not wildcards).
+    public func accepts(_ mediaType: String) -> Bool {
+        guard let accept = header("accept") else { return false }
+        for range in accept.split(separator: ",") {
+            let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard parts.first == mediaType.lowercased() else { continue }
+            let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return q > 0
+        }
+        return false
+    }
 }
 
 /// An HTTP response; the transport adds `X-Request-Id`.

@@ -331,6 +331,12 @@ extension ServerIntegrationTests {
                 func be32(_ at: Int) -> Int { png.body[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
                 #expect(png.body.count > 24 && Array(png.body[12..<16]) == Array("IHDR".utf8))
                 #expect(be32(16) == 3 * 8 + 2 && be32(20) == 2 * 8 + 1, "3 columns × 2 rows of 8-pixel cells")
+                #expect(png.header("vary") == "Accept")
+                // A quality of 0 refuses the type: JSON it is, still varying on Accept.
+                let refused = try await s.post("/v1/models/gmm-image/sample", #"{"n":2,"seed":3,"steps":20}"#,
+                                               headers: [("Accept", "image/png;q=0, application/json")])
+                #expect(refused.status == 200 && refused.header("content-type") == "application/json")
+                #expect(refused.header("vary") == "Accept")
                 let wrong = try await s.post("/v1/models/gmm-vp/sample", #"{"n":2}"#, headers: [("Accept", "image/png")])
                 expectError(wrong, 406, code: "not_acceptable", mentions: ["image/png", "[2]"])
                 let many = try await s.post("/v1/models/gmm-image/sample", #"{"n":1025,"steps":2}"#,

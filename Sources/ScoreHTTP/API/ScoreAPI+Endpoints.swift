@@ -84,8 +84,7 @@ extension ScoreAPI {
         try r.rejectUnknown()
 
         let resolved = try o.resolved(for: model)
-        let accept = request.header("accept") ?? ""
-        let npy = accept.contains("application/x-npy"), png = !npy && accept.contains("image/png")
+        let npy = request.accepts("application/x-npy"), png = !npy && request.accepts("image/png")
         if png && Plot.imageLayout(model.data.shape) == nil {
             throw APIError(status: 406, code: "not_acceptable", message: """
                 image/png needs an image model (data.shape [H, W], [1, H, W] or [3, H, W]); \
@@ -108,11 +107,11 @@ extension ScoreAPI {
             if npy {
                 let body = NPY.encode(float32: s.samples, shape: [s.nfe.count] + model.data.shape)
                 return HTTPResponse(status: 200, contentType: "application/x-npy", body: body,
-                                    headers: [("X-Seed", String(s.seed))])
+                                    headers: [("X-Seed", String(s.seed)), ("Vary", "Accept")])
             }
             if png {
                 return HTTPResponse(status: 200, contentType: "image/png", body: Self.grid(s.samples, model),
-                                    headers: [("X-Seed", String(s.seed))])
+                                    headers: [("X-Seed", String(s.seed)), ("Vary", "Accept")])
             }
             var answer = JSONObject([
                 "model": .string(model.name), "n": .integer(Int64(s.nfe.count)),
@@ -126,7 +125,10 @@ extension ScoreAPI {
                 answer["bits_per_dim"] = .array(bpd.map { .number($0) })
             }
             answer["elapsed_ms"] = .number(elapsed)
-            return json(.object(answer))
+            // The format follows Accept: caches must key on it.
+            var response = json(.object(answer))
+            response.headers.append(("Vary", "Accept"))
+            return response
         })
     }
 
