@@ -13,7 +13,8 @@ STOPSIGNAL and expects a clean exit 0. It also checks that the runtime root hold
 compiler and no -dev package.
 
 Needs root, debootstrap, chroot and unshare (util-linux), and a Debian mirror
-(DEBIAN_MIRROR, default http://deb.debian.org/debian). `--can-run` only says whether
+(DEBIAN_MIRROR, default: the one this machine's apt sources name, else
+http://deb.debian.org/debian). `--can-run` only says whether
 this machine can run it (exit 0) or not (exit 1).
 """
 import json
@@ -34,7 +35,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
+def host_mirror():
+    """The Debian mirror this machine's apt uses (it reaches that one), else deb.debian.org."""
+    import glob
+    for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*")):
+        try:
+            text = open(path).read()
+        except OSError:
+            continue
+        for m in re.finditer(r"^(?:URIs:|deb\s+(?:\[[^\]]*\]\s+)?)\s*(\S+)", text, re.M):
+            if m.group(1).rstrip("/").endswith("/debian"):
+                return m.group(1).rstrip("/")
+    return "http://deb.debian.org/debian"
+
+
+MIRROR = os.environ.get("DEBIAN_MIRROR") or host_mirror()
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Build tools that must not reach the runtime image.
 # (gcc-12-base, which every Debian has for libgcc-s1, is documentation, not a compiler.)
