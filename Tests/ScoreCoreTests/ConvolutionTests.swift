@@ -1,0 +1,75 @@
+import Testing
+import ScoreCore
+
+@Suite("Convolution and GroupNorm kernels")
+struct ConvolutionTests {
+    static func random(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in Float(Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1) }
+    }
+
+    /// The transposed convolution's scatter is the adjoint of the convolution's gather:
+    /// ⟨im2col(x), C⟩ = ⟨x, col2im(C)⟩ for every x and C, at strides 1 and 2.
+    @Test("col2im is the adjoint of im2col", arguments: [(1, 9, 9), (2, 9, 9), (2, 12, 10), (2, 26, 26)])
+    func adjoint(stride: Int, height: Int, width: Int) {
+        let channels = 3
+        let oh = Convolution.convolvedSize(height, stride: stride), ow = Convolution.convolvedSize(width, stride: stride)
+        #expect(Convolution.transposedSize(oh, stride: stride, outputPadding: 0) <= height)
+        let x = Self.random(channels * height * width, seed: 1)
+        let c = Self.random(channels * 9 * oh * ow, seed: 2)
+        var cols = [Float](repeating: .nan, count: c.count)
+        Convolution.im2col(x, channels: channels, height: height, width: width, stride: stride, into: &cols)
+        var back = [Float](repeating: .nan, count: x.count)
+        Convolution.col2im(c, channels: channels, inputHeight: oh, inputWidth: ow, stride: stride,
+                           outputHeight: height, outputWidth: width, into: &back)
+        let left = zip(cols, c).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let right = zip(x, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(left - right) <= 1e-4 * max(1, abs(left)), "⟨im2col x, C⟩ = \(left), ⟨x, col2im C⟩ = \(right)")
+    }
+
+    /// ConvTranspose2d's output size with output padding, as PyTorch computes it
+    /// (the tutorial's decoder: 2 → 5 → 12 → 26 → 28).
+    @Test func transposedSizes() {
+        #expect(Convolution.transposedSize(2, stride: 2, outputPadding: 0) == 5)
+        #expect(Convolution.transposedSize(5, stride: 2, outputPadding: 1) == 12)
+        #expect(Convolution.transposedSize(12, stride: 2, outputPadding: 1) == 26)
+        #expect(Convolution.transposedSize(26, stride: 1, outputPadding: 0) == 28)
+        #expect([28, 26, 12, 5].map { Convolution.convolvedSize($0, stride: $0 == 28 ? 1 : 2) } == [26, 12, 5, 2])
+    }
+
+    /// GroupNorm's tangent against central differences of the forward pass (Float64
+    /// statistics; the step and tolerance suit Float32 values of order 1).
+    @Test("GroupNorm's tangent matches finite differences")
+    func groupNormTangent() {
+        let channels = 8, spatial = 10, groups = 4, n = channels * spatial
+        let x = Self.random(n, seed: 3).map { $0 * 2 + 0.5 }, v = Self.random(n, seed: 4)
+        let gamma = Self.random(channels, seed: 5).map { $0 + 1.5 }, beta = Self.random(channels, seed: 6)
+        let shift = Self.random(channels, seed: 7)
+        func forward(_ input: [Float], keep: Bool = false) -> (y: [Float], xhat: [Float], inv: [Float]) {
+            var y = input, xhat = [Float](repeating: 0, count: n), inv = [Float](repeating: 0, count: groups)
+            if keep {
+                GroupNorm.forward(&y, channels: channels, spatial: spatial, groups: groups, shift: shift, gamma: gamma,
+                                  beta: beta, normalized: &xhat, invStd: &inv)
+            } else {
+                GroupNorm.forward(&y, channels: channels, spatial: spatial, groups: groups, shift: shift, gamma: gamma,
+                                  beta: beta)
+            }
+            return (y, xhat, inv)
+        }
+        let base = forward(x, keep: true)
+        // y = γ x̂ + β, and x̂ has mean 0 and variance ~1 per group.
+        for g in 0..<groups {
+            let part = base.xhat[(g * 20)..<((g + 1) * 20)].map(Double.init)
+            #expect(abs(part.reduce(0, +) / 20) < 1e-5)
+            #expect(abs(part.map { $0 * $0 }.reduce(0, +) / 20 - 1) < 1e-3)
+        }
+        var tangent = v
+        GroupNorm.tangent(&tangent, channels: channels, spatial: spatial, groups: groups, gamma: gamma,
+                          normalized: base.xhat, invStd: base.inv)
+        let h: Float = 1e-2
+        let plus = forward(zip(x, v).map { $0 + h * $1 }).y, minus = forward(zip(x, v).map { $0 - h * $1 }).y
+        let numeric = zip(plus, minus).map { ($0 - $1) / (2 * h) }
+        let error = zip(numeric, tangent).map { abs($0 - $1) }.max()!
+        #expect(error < 2e-3, "largest difference \(error)")
+    }
+}
