@@ -27,7 +27,11 @@ struct EngineOptions: ParsableArguments {
     }
 
     func engine() -> SamplingEngine {
-        SamplingEngine(threads: threads ?? CPULimit.available())
+        let count = threads ?? CPULimit.available()
+        if let warning = BLAS.concurrencyWarning(threads: count) {
+            FileHandle.standardError.write(Data("scoreserve: warning: \(warning)\n".utf8))
+        }
+        return SamplingEngine(threads: count)
     }
 }
 

@@ -129,13 +129,7 @@ struct Serve: ParsableCommand {
             server.stop()
             throw StartupError("cannot load models: \(error)")
         }
-        if BLAS.isSequentialBuild && threadCount > 1 {
-            logger.warning("""
-                OpenBLAS is a sequential build (\(BLAS.description)): unless it was built with \
-                USE_LOCKING=1, concurrent calls from the \(threadCount) sampling threads can corrupt results. \
-                Install the pthread build (libopenblas0-pthread) and keep OPENBLAS_NUM_THREADS=1, or run --threads 1.
-                """)
-        }
+        if let warning = BLAS.concurrencyWarning(threads: threadCount) { logger.warning("\(warning)") }
         let engine = SamplingEngine(threads: threadCount)
         let api = ScoreAPI(models: loaded, engine: engine, configuration: APIConfiguration(limits: limits, apiKey: apiKey),
                            logger: Logger(label: "scoreserve.http"))

@@ -4,7 +4,6 @@ import ArgumentParser
 /// the last shard taking the remainder, so the shards in index order are exactly the
 /// samples 0 … total−1 of one request.
 struct Shard: Equatable {
-    let index: Int, count: Int
     /// First sample (relative to the job's offset) and number of samples of this shard.
     let offset: Int, size: Int
 
@@ -20,8 +19,6 @@ struct Shard: Equatable {
         guard k <= total else {
             throw ValidationError("--shard \(text): \(k) shards of --n \(total) samples would leave some empty")
         }
-        index = i
-        count = k
         let base = total / k
         offset = i * base
         size = i == k - 1 ? total - base * (k - 1) : base

@@ -9,17 +9,7 @@ func runCLI(_ arguments: [String]) throws -> (status: Int32, stdout: String, std
     var dir = bundle.deletingLastPathComponent()
     while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("scoreserve").path),
           dir.path != "/" { dir.deleteLastPathComponent() }
-    let process = Process()
-    process.executableURL = dir.appendingPathComponent("scoreserve")
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    return try runProcess(dir.appendingPathComponent("scoreserve"), arguments)
 }
 
 @Suite("scoreserve CLI")

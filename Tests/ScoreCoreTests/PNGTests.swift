@@ -106,21 +106,12 @@ private func decodeWithPython(_ png: [UInt8]) throws -> Decoded? {
     defer { try? FileManager.default.removeItem(at: dir) }
     let file = dir.appendingPathComponent("image.png")
     try Data(png).write(to: file)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: python3)
-    process.arguments = ["-c", pythonDecoder, file.path]
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        Issue.record("python decoder failed: \(String(decoding: stderr, as: UTF8.self))")
+    let (status, stdout, stderr) = try runProcess(URL(fileURLWithPath: python3), ["-c", pythonDecoder, file.path])
+    guard status == 0 else {
+        Issue.record("python decoder failed: \(stderr)")
         return nil
     }
-    let lines = String(decoding: stdout, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+    let lines = stdout.split(separator: "\n", omittingEmptySubsequences: false)
     let header = lines[0].split(separator: " ").compactMap { Int($0) }
     return Decoded(width: header[0], height: header[1], colorType: header[2],
                    filters: Set(lines[1].split(separator: " ").compactMap { Int($0) }),

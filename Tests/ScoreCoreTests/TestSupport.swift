@@ -83,3 +83,18 @@ func readExpected(_ fixture: String) throws -> (x: [Double], t: [Double], score:
     }
     return (flat(xs), ts.compactMap(\.doubleValue), flat(ss))
 }
+
+/// Runs `executable` with `arguments` to completion: its exit status, stdout and stderr.
+func runProcess(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}

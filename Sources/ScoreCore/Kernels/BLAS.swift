@@ -22,6 +22,17 @@ public enum BLAS {
     /// (seen here: 2 of 30 identical requests differed), unless built with USE_LOCKING=1.
     public static var isSequentialBuild: Bool { sb_parallel() == 0 }
 
+    /// What to tell a user who runs `threads` sampling threads on this OpenBLAS, if
+    /// anything (a sequential build with more than one thread).
+    public static func concurrencyWarning(threads: Int) -> String? {
+        guard isSequentialBuild && threads > 1 else { return nil }
+        return """
+            OpenBLAS is a sequential build (\(description)): unless it was built with USE_LOCKING=1, \
+            concurrent calls from the \(threads) sampling threads can corrupt results. Install the pthread \
+            build (libopenblas0-pthread) and keep OPENBLAS_NUM_THREADS=1, or use 1 thread.
+            """
+    }
+
     /// OpenBLAS's build configuration and the core kernel it selected.
     public static var description: String {
         "\(String(cString: sb_config())) core=\(String(cString: sb_core_name()))"
