@@ -36,8 +36,14 @@ public final class JobProgress: Sendable {
 /// Counters of everything an engine has run, for metrics.
 public final class EngineStats: Sendable {
     private let steps = Atomic<Int>(0)
+    private let evaluations = Atomic<Int>(0)
 
     public init() {}
+
+    /// Network evaluations (rows × evaluations) so far, counted as they happen, so a
+    /// long job shows in a rate while it runs.
+    public var networkEvaluations: Int { evaluations.load(ordering: .relaxed) }
+    func evaluated(rows: Int) { evaluations.add(rows, ordering: .relaxed) }
 
     /// Chunk steps run so far (each running chunk adds one per time step or solver
     /// iteration): it stops growing when no job runs.
