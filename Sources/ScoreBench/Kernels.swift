@@ -71,7 +71,7 @@ public enum Kernels {
         }
         let engine = SamplingEngine(threads: 1)
         var step = SampleOptions()
-        step.n = 32; step.seed = 1; step.sampler = .eulerMaruyama; step.steps = 10
+        step.n = 32; step.seed = 1; step.sampler = "euler_maruyama"; step.steps = 10
         timings.append(("em-step-32", try fastest { _ = try engine.sampleBlocking(model, step) } / 10))
 
         return timings.map { Timing(name: $0.0, microseconds: $0.1, relative: $0.1 / reference) }

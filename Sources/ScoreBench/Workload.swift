@@ -24,21 +24,21 @@ public struct Workload: Sendable {
         func n(_ full: Int) -> Int { max(1, Int((Double(full) * scale).rounded())) }
         func em(_ count: Int) -> SampleOptions {
             var o = SampleOptions()
-            o.n = count; o.seed = 1; o.sampler = .eulerMaruyama; o.steps = 1000
+            o.n = count; o.seed = 1; o.sampler = "euler_maruyama"; o.steps = 1000
             return o
         }
         var rk45 = SampleOptions()
-        rk45.n = n(10_000); rk45.seed = 1; rk45.sampler = .ode; rk45.method = .rk45; rk45.rtol = 1e-5; rk45.atol = 1e-5
+        rk45.n = n(10_000); rk45.seed = 1; rk45.sampler = "ode"; rk45["method"] = "rk45"; rk45["rtol"] = 1e-5; rk45["atol"] = 1e-5
         var exact = LikelihoodOptions()
         exact.x = Dataset.toy(.moons, count: n(10_000), seed: 7).points
-        exact.estimator = .exact; exact.seed = 1
+        exact["estimator"] = "exact"; exact["seed"] = 1
         var pc = SampleOptions()
-        pc.n = n(1_000); pc.seed = 1; pc.sampler = .pc; pc.steps = 1000
+        pc.n = n(1_000); pc.seed = 1; pc.sampler = "pc"; pc.steps = 1000
         var hutchinson = LikelihoodOptions()
         let digits = try PointsFile.read(path: root + "/data/digits.csv", dimension: 64)
         let count = min(n(1_000), digits.count / 64)
         hutchinson.x = Array(digits[0..<(count * 64)])
-        hutchinson.estimator = .hutchinson; hutchinson.seed = 1; hutchinson.dequantize = 1
+        hutchinson["estimator"] = "hutchinson"; hutchinson["seed"] = 1; hutchinson["dequantize"] = 1
         return [
             Workload(id: "W0-n1", summary: "euler_maruyama 1000 steps, n = 1 (serving)", model: "moons-vp",
                      job: .sample(em(1)), repeats: 41),
@@ -103,16 +103,17 @@ extension Workload {
             let counts: [Int]
             switch job {
             case .sample(let o):
-                counts = try engine.sampleBlocking(model, o).nfe
-                items = o.n
-                let sharedTime = o.sampler != .ode || o.method != .rk45
+                let plan = try SamplePlan(model, o)
+                counts = try engine.runBlocking(plan).nfe
+                items = plan.n
+                let sharedTime = plan.rowsShareTimes
                 let rows = Double(counts.reduce(0, +))
                 flops = rows * cost.perRow + (sharedTime ? Double(counts.max() ?? 0) : rows) * cost.perTime
             case .likelihood(let o):
-                counts = try engine.likelihoodBlocking(model, o).nfe
-                let d = model.data.dimension
-                items = o.x.count / d
-                let tangents = o.estimator == .exact ? d : (o.probes ?? 1)
+                let plan = try LikelihoodPlan(model, o)
+                counts = try engine.runBlocking(plan).nfe
+                items = plan.count
+                let tangents = plan.divergence.tangents(dimension: model.data.dimension)
                 let rows = Double(counts.reduce(0, +))  // summed over dequantization draws
                 flops = rows * (cost.perRow + cost.perTime + Double(tangents) * cost.perTangent)
             }

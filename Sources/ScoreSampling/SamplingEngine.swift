@@ -44,8 +44,6 @@ public final class SamplingEngine: Sendable {
         let group = Swift.max(1, network.rowGroup)
         return Swift.max(group, rows / group * group)
     }
-    /// A nominal number of evaluations for adaptive (rk45) solves, for `costLimit`.
-    static let adaptiveEvaluations = 150
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 32) {
         precondition(chunkSize > 0)
@@ -55,11 +53,42 @@ public final class SamplingEngine: Sendable {
 
     // MARK: Jobs
 
-    /// A validated job: its chunks and how to assemble the answer once they have run.
-    struct PreparedJob<T: Sendable>: Sendable {
-        let chunks: Int
-        let body: @Sendable (Int, JobControl) throws(SamplingError) -> Void
-        let finish: @Sendable () -> T
+    /// Runs a plan's job on the scheduler and calls `completion` (on a worker thread)
+    /// when it ends.
+    public func submit<P: EnginePlan>(_ plan: P, control: JobControl = JobControl(),
+                                      completion: @escaping @Sendable (Result<P.Output, SamplingError>) -> Void) {
+        let job = plan.job(on: self)
+        let (failure, body) = wrap(job, control)
+        scheduler.submit(chunks: job.chunks, body) {
+            if let error = failure.error { completion(.failure(error)); return }
+            do throws(SamplingError) {
+                try control.check()
+                completion(.success(job.finish()))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
+    /// Runs a plan's job on the scheduler and awaits it.
+    public func run<P: EnginePlan>(_ plan: P, control: JobControl = JobControl()) async throws(SamplingError) -> P.Output {
+        let job = plan.job(on: self)
+        let (failure, body) = wrap(job, control)
+        await scheduler.run(chunks: job.chunks, body)
+        if let error = failure.error { throw error }
+        try control.check()
+        return job.finish()
+    }
+
+    /// Runs a plan's job, blocking the calling thread (command-line tools and tests;
+    /// never call it from async code, whose threads it would hold).
+    public func runBlocking<P: EnginePlan>(_ plan: P, control: JobControl = JobControl()) throws(SamplingError) -> P.Output {
+        let job = plan.job(on: self)
+        let (failure, body) = wrap(job, control)
+        scheduler.runBlocking(chunks: job.chunks, body)
+        if let error = failure.error { throw error }
+        try control.check()
+        return job.finish()
     }
 
     /// Wraps a job's chunks so the first error stops the others, and reports progress.
@@ -79,266 +108,144 @@ public final class SamplingEngine: Sendable {
         })
     }
 
-    /// Runs a job on the scheduler and awaits it.
-    func execute<T>(_ job: PreparedJob<T>, _ control: JobControl) async throws(SamplingError) -> T {
-        let (failure, body) = wrap(job, control)
-        await scheduler.run(chunks: job.chunks, body)
-        if let error = failure.error { throw error }
-        try control.check()
-        return job.finish()
-    }
-
-    /// Runs a job on the scheduler and calls `completion` (on a worker thread) when done.
-    func submit<T>(_ job: PreparedJob<T>, _ control: JobControl,
-                   completion: @escaping @Sendable (Result<T, SamplingError>) -> Void) {
-        let (failure, body) = wrap(job, control)
-        scheduler.submit(chunks: job.chunks, body) {
-            if let error = failure.error { completion(.failure(error)); return }
-            do throws(SamplingError) {
-                try control.check()
-                completion(.success(job.finish()))
-            } catch {
-                completion(.failure(error))
-            }
-        }
-    }
-
-    /// Starts a sampling job and calls `completion` when it ends; validation errors are
-    /// thrown at once, before any work is queued.
-    public func sample(_ model: ScoreModel, _ options: SampleOptions, control: JobControl = JobControl(),
-                       completion: @escaping @Sendable (Result<SampleResult, SamplingError>) -> Void) throws(SamplingError) {
-        submit(try prepareSample(model, options), control, completion: completion)
-    }
-
-    /// Starts a likelihood job (see `sample(_:_:control:completion:)`).
-    public func likelihood(_ model: ScoreModel, _ options: LikelihoodOptions, control: JobControl = JobControl(),
-                           completion: @escaping @Sendable (Result<LikelihoodResult, SamplingError>) -> Void) throws(SamplingError) {
-        submit(try prepareLikelihood(model, options), control, completion: completion)
-    }
-
-    /// Starts an encoding job (see `sample(_:_:control:completion:)`).
-    public func encode(_ model: ScoreModel, _ options: EncodeOptions, control: JobControl = JobControl(),
-                       completion: @escaping @Sendable (Result<EncodeResult, SamplingError>) -> Void) throws(SamplingError) {
-        submit(try prepareEncode(model, options), control, completion: completion)
-    }
-
-    /// Starts evaluating the network's scores at data-space points (model-space scores).
-    public func score(_ model: ScoreModel, _ options: ScoreOptions, control: JobControl = JobControl(),
-                      completion: @escaping @Sendable (Result<[Float], SamplingError>) -> Void) throws(SamplingError) {
-        submit(try prepareScore(model, options), control, completion: completion)
-    }
-
-    /// Runs a job on the scheduler, blocking the calling thread (command-line tools and
-    /// tests; never call it from async code, whose threads it would hold).
-    func executeBlocking<T>(_ job: PreparedJob<T>, _ control: JobControl) throws(SamplingError) -> T {
-        let (failure, body) = wrap(job, control)
-        scheduler.runBlocking(chunks: job.chunks, body)
-        if let error = failure.error { throw error }
-        try control.check()
-        return job.finish()
-    }
-
     /// Draws samples `offset ..< offset + n` of the seed's sequence.
     public func sample(_ model: ScoreModel, _ options: SampleOptions,
                        control: JobControl = JobControl()) async throws(SamplingError) -> SampleResult {
-        try await execute(try prepareSample(model, options), control)
+        try await run(try SamplePlan(model, options), control: control)
     }
 
     /// Blocking form of `sample`.
     public func sampleBlocking(_ model: ScoreModel, _ options: SampleOptions,
                                control: JobControl = JobControl()) throws(SamplingError) -> SampleResult {
-        try executeBlocking(try prepareSample(model, options), control)
+        try runBlocking(try SamplePlan(model, options), control: control)
     }
 
     /// Log-likelihoods (nats, data space) of points by the instantaneous change of
     /// variables along the probability-flow ODE from eps to T (rk45).
     public func likelihood(_ model: ScoreModel, _ options: LikelihoodOptions,
                            control: JobControl = JobControl()) async throws(SamplingError) -> LikelihoodResult {
-        try await execute(try prepareLikelihood(model, options), control)
+        try await run(try LikelihoodPlan(model, options), control: control)
     }
 
     /// Blocking form of `likelihood`.
     public func likelihoodBlocking(_ model: ScoreModel, _ options: LikelihoodOptions,
                                    control: JobControl = JobControl()) throws(SamplingError) -> LikelihoodResult {
-        try executeBlocking(try prepareLikelihood(model, options), control)
+        try runBlocking(try LikelihoodPlan(model, options), control: control)
     }
 
     /// Prior latents x(T) of data points: the probability-flow ODE from eps to T (rk45).
     public func encode(_ model: ScoreModel, _ options: EncodeOptions,
                        control: JobControl = JobControl()) async throws(SamplingError) -> EncodeResult {
-        try await execute(try prepareEncode(model, options), control)
+        try await run(try EncodePlan(model, options), control: control)
     }
 
     /// Blocking form of `encode`.
     public func encodeBlocking(_ model: ScoreModel, _ options: EncodeOptions,
                                control: JobControl = JobControl()) throws(SamplingError) -> EncodeResult {
-        try executeBlocking(try prepareEncode(model, options), control)
+        try runBlocking(try EncodePlan(model, options), control: control)
     }
 
     // MARK: Preparing jobs
 
-    private func prepareScore(_ model: ScoreModel, _ options: ScoreOptions) throws(SamplingError) -> PreparedJob<[Float]> {
-        let d = model.data.dimension
-        try check(!options.x.isEmpty && options.x.count % d == 0, "x", "expected points of \(d) values each")
-        let n = options.x.count / d
-        try check(options.times.count == n, "t", "has \(options.times.count) times for \(n) points")
-        if let t = options.times.first(where: { !($0 > 0 && $0 <= model.sde.T) }) {
-            throw .invalidArgument(field: "t", message: "times must be in (0, \(model.sde.T)], got \(t)")
-        }
+    func prepareScore(_ plan: ScorePlan) -> PreparedJob<ScoreResult> {
+        let model = plan.model, d = model.data.dimension, n = plan.count
         let scores = JobOutput<Float>(count: n * d, initial: 0)
         let size = chunkSize * 8
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             try control.check()
             let first = chunk * size, rows = Swift.min(size, n - first)
-            var x = Array(options.x[(first * d)..<((first + rows) * d)])
+            var x = Array(plan.x[(first * d)..<((first + rows) * d)])
             model.data.toModel(&x)
             let workspace = ScoreWorkspace(network: model.network, rows: rows)
-            let out = workspace.score(x.map { Float($0) }, times: Array(options.times[first..<(first + rows)]))
+            let out = workspace.score(x.map { Float($0) }, times: Array(plan.times[first..<(first + rows)]))
+            control.stats?.evaluated(rows: rows)
             for (i, v) in out.enumerated() {
                 guard v.isFinite else { throw .nonFinite("the score of point \(first + i / d) is not finite") }
                 scores.buffer[first * d + i] = v
             }
-        }, finish: { scores.array })
+        }, finish: { ScoreResult(scores: scores.array) })
     }
 
-    private func prepareSample(_ model: ScoreModel, _ options: SampleOptions) throws(SamplingError) -> PreparedJob<SampleResult> {
-        let o = try options.resolved(for: model)
+    func prepareSample(_ plan: SamplePlan) -> PreparedJob<SampleResult> {
+        let model = plan.model, sampler = plan.sampler, n = plan.n
         let d = model.data.dimension
-        let samples = JobOutput<Float>(count: o.n * d, initial: 0)
-        let nfe = JobOutput<Int>(count: o.n, initial: 0)
-        let logLikelihood = JobOutput<Double>(count: o.logLikelihood ? o.n : 0, initial: 0)
-        // The reverse-SDE samplers evaluate every row at the same grid of times: their time
-        // conditioning is computed once for the job (bounded: a long grid is built on the
-        // caller's thread) and shared by its chunks.
-        let reverseSDE = [.eulerMaruyama, .reverseDiffusion, .ancestral, .pc].contains(o.sampler)
-        let table = reverseSDE && o.steps <= Self.maxTableSteps
-            ? model.network.timeTable(ReverseSDESampler.grid(model.sde, o), maxBytes: Self.maxTableBytes) : nil
-        let size: Int
-        let adaptive = o.sampler == .ode && o.method == .rk45
-        let perStep: Int
-        switch o.sampler {
-        case .pc: perStep = 1 + o.correctorSteps
-        case .ode: perStep = o.method == .rk4 ? 4 : o.method == .heun ? 2 : 1
-        case .dpmSolver: perStep = o.order
-        default: perStep = 1
-        }
-        let evaluations = adaptive ? Self.adaptiveEvaluations : o.steps * perStep
+        let samples = JobOutput<Float>(count: n * d, initial: 0)
+        let nfe = JobOutput<Int>(count: n, initial: 0)
+        let logLikelihood = JobOutput<Double>(count: sampler.returnsLogLikelihood ? n : 0, initial: 0)
+        // Samplers whose rows share one grid of times get the grid's time conditioning
+        // computed once for the job (bounded: a long grid is built on the caller's
+        // thread) and shared by its chunks.
+        let grid = sampler.sharedTimeGrid
+        let table = grid.flatMap { $0.count <= Self.maxTableSteps ? model.network.timeTable($0, maxBytes: Self.maxTableBytes) : nil }
+        let evaluations = sampler.evaluationsPerSample
         let costLimit = Self.costLimit(model.network, evaluations: evaluations)
-        if o.corrector == .langevin {
-            size = o.n  // Langevin's step couples all of the request's samples: one chunk holds them all.
-        } else if adaptive {
+        let size: Int
+        switch sampler.chunking {
+        case .wholeRequest:
+            size = n
+        case .adaptive:
             // Rows keep their own times: small chunks balance workers (see likelihood).
-            size = chunkRows(o.n, limit: Swift.min(8, costLimit))
-        } else if table != nil {
+            size = chunkRows(n, limit: Swift.min(8, costLimit))
+        case .lockstep where table != nil:
             // With the conditioning shared, chunk size costs nothing: keep each chunk to about
             // `chunkEvaluations` row evaluations, so a small request never waits long for a worker.
             let limit = Swift.max(1, Self.chunkEvaluations / Swift.max(1, evaluations) / BLAS.rowGroup) * BLAS.rowGroup
-            size = chunkRows(o.n, limit: Swift.min(limit, costLimit))
-        } else {
-            size = chunkRows(o.n, limit: costLimit)
+            size = chunkRows(n, limit: Swift.min(limit, costLimit))
+        case .lockstep:
+            size = chunkRows(n, limit: costLimit)
         }
-        let chunks = (o.n + size - 1) / size
-        return PreparedJob(chunks: chunks, body: { chunk, control throws(SamplingError) in
-            let first = chunk * size, rows = Swift.min(size, o.n - first)
-            try Self.sampleChunk(model, o, table: table, first: first, rows: rows, control: control,
-                                 samples: samples, nfe: nfe, logLikelihood: logLikelihood)
+        return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
+            let first = chunk * size, rows = Swift.min(size, n - first)
+            let state = ChunkState(network: model.network, rows: rows, table: table, stats: control.stats)
+            if let latents = plan.latents {
+                for i in 0..<(rows * d) { state.x[i] = latents[first * d + i] }
+            } else {
+                state.drawPrior(sde: model.sde, seed: plan.seed) { plan.offset + UInt64(first + $0) }
+            }
+            let ll = UnsafeMutablePointer<Double>.allocate(capacity: rows)
+            defer { ll.deallocate() }
+            try sampler.run(SampleChunk(state: state, first: first, seed: plan.seed, offset: plan.offset,
+                                        control: control, logLikelihood: ll))
+            try state.checkFinite(state.x, firstSample: first, what: "sample")
+            if sampler.returnsLogLikelihood {
+                for r in 0..<rows {
+                    let value = ll[r] - model.data.logAbsScale
+                    guard value.isFinite else { throw .nonFinite("the log-likelihood of sample \(first + r) is not finite") }
+                    logLikelihood.buffer[first + r] = value
+                }
+            }
+            let data = model.data
+            for r in 0..<rows {
+                for j in 0..<d {
+                    let v = Float(state.x[r * d + j] * data.scale[j] + data.shift[j])
+                    guard v.isFinite else { throw .nonFinite("sample \(first + r) is outside the Float32 range") }
+                    samples.buffer[(first + r) * d + j] = v
+                }
+                nfe.buffer[first + r] = state.nfe[r]
+            }
         }, finish: {
-            let ll = o.logLikelihood ? logLikelihood.array : nil
-            return SampleResult(seed: o.seed, samples: samples.array, nfe: nfe.array, logLikelihood: ll,
+            let ll = sampler.returnsLogLikelihood ? logLikelihood.array : nil
+            return SampleResult(seed: plan.seed, samples: samples.array, nfe: nfe.array, logLikelihood: ll,
                                 bitsPerDim: ll.map { $0.map { -$0 / (Double(d) * M_LN2) } })
         })
     }
 
-    private static func sampleChunk(_ model: ScoreModel, _ o: ResolvedSampleOptions, table: TimeTable?, first: Int, rows: Int,
-                                    control: JobControl, samples: JobOutput<Float>, nfe: JobOutput<Int>,
-                                    logLikelihood: JobOutput<Double>) throws(SamplingError) {
-        let sde = model.sde, d = model.data.dimension
-        let state = ChunkState(network: model.network, rows: rows, table: table)
-        func startFromPriorOrLatents() {
-            if let latents = o.latents {
-                for i in 0..<(rows * d) { state.x[i] = latents[first * d + i] }
-            } else {
-                state.drawPrior(sde: sde, seed: o.seed) { o.offset + UInt64(first + $0) }
-            }
-        }
-        var counts = [Int](repeating: 0, count: rows)
-        switch o.sampler {
-        case .eulerMaruyama, .reverseDiffusion, .ancestral, .pc:
-            try ReverseSDESampler(sde: sde, options: o).run(state, first: first, control: control)
-            counts = state.nfe
-        case .dpmSolver:
-            startFromPriorOrLatents()
-            try DPMSolver(sde: sde, steps: o.steps, order: o.order, eps: o.eps).run(state, control: control)
-            try state.checkFinite(state.x, firstSample: first, what: "sample")
-            counts = state.nfe
-        case .ode:
-            startFromPriorOrLatents()
-            let divergence = o.logLikelihood ? o.divergence : nil
-            let flow = ProbabilityFlow(sde: sde, network: model.network, capacity: rows, divergence: divergence,
-                                       seed: o.seed, probeIndex: { o.offset + UInt64(first + $0) })
-            let w = flow.width
-            let y = UnsafeMutablePointer<Double>.allocate(capacity: rows * w)
-            defer { y.deallocate() }
-            for r in 0..<rows {
-                for j in 0..<d { y[r * w + j] = state.x[r * d + j] }
-                if divergence != nil { y[r * w + d] = 0 }
-            }
-            if o.method == .rk45 {
-                try ODESolver.rk45(flow, y: y, rows: rows, from: sde.T, to: o.eps, rtol: o.rtol, atol: o.atol,
-                                   control: control, firstSample: first)
-            } else {
-                try ODESolver.fixed(flow, method: o.method, y: y, rows: rows, from: sde.T, to: o.eps,
-                                    steps: o.steps, control: control)
-            }
-            for r in 0..<rows {
-                if divergence != nil {
-                    // log p_eps(x) = log π(x_T) − ℓ(eps), with ℓ(T) = 0 (see ProbabilityFlow).
-                    var norm = 0.0
-                    for j in 0..<d { norm += state.x[r * d + j] * state.x[r * d + j] }
-                    let ll = sde.priorLogDensity(squaredNorm: norm, dimension: d) - y[r * w + d] - model.data.logAbsScale
-                    guard ll.isFinite else { throw .nonFinite("the log-likelihood of sample \(first + r) is not finite") }
-                    logLikelihood.buffer[first + r] = ll
-                }
-                for j in 0..<d { state.x[r * d + j] = y[r * w + j] }
-            }
-            counts = flow.nfe
-            if o.denoise {
-                // One Tweedie step: E[x_0 | x_eps] = (x + σ_eps² s(x, eps)) / a_eps.
-                for r in 0..<rows { state.times[r] = o.eps }
-                state.evaluate(state.x, count: rows)
-                let a = sde.meanCoefficient(o.eps), s = sde.marginalStd(o.eps)
-                for i in 0..<(rows * d) { state.x[i] = (state.x[i] + s * s * Double(state.score[i])) / a }
-                for r in 0..<rows { counts[r] += 1 }
-            }
-            try state.checkFinite(state.x, firstSample: first, what: "sample")
-        }
-        let data = model.data
-        for r in 0..<rows {
-            for j in 0..<d {
-                let v = Float(state.x[r * d + j] * data.scale[j] + data.shift[j])
-                guard v.isFinite else { throw .nonFinite("sample \(first + r) is outside the Float32 range") }
-                samples.buffer[(first + r) * d + j] = v
-            }
-            nfe.buffer[first + r] = counts[r]
-        }
-    }
-
-    private func prepareLikelihood(_ model: ScoreModel, _ options: LikelihoodOptions) throws(SamplingError) -> PreparedJob<LikelihoodResult> {
-        let (divergence, eps) = try options.resolved(for: model)
-        let d = model.data.dimension, n = options.x.count / d
-        let draws = Swift.max(1, options.dequantize)
+    func prepareLikelihood(_ plan: LikelihoodPlan) -> PreparedJob<LikelihoodResult> {
+        let model = plan.model, divergence = plan.divergence, eps = plan.eps, options = plan
+        let d = model.data.dimension, n = plan.count
+        let draws = Swift.max(1, plan.dequantize)
         let ll = JobOutput<Double>(count: n, initial: 0)
         let latents = JobOutput<Double>(count: n * d, initial: 0)
         let nfe = JobOutput<Int>(count: n, initial: 0)
         // Adaptive rk45 steps make rows finish at different times: small chunks balance
         // the workers, and with a time per row there is no shared time embedding to lose.
-        let tangents = divergence.estimator == .exact ? d : divergence.probes
-        let size = chunkRows(n, limit: Swift.min(8, Self.costLimit(model.network,
-                                                                   evaluations: Self.adaptiveEvaluations * (1 + tangents))))
+        let tangents = divergence.tangents(dimension: d)
+        let size = chunkRows(n, limit: Swift.min(8, Self.costLimit(
+            model.network, evaluations: ODESolver.nominalAdaptiveEvaluations * (1 + tangents))))
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)
             let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: divergence,
-                                       seed: options.seed, probeIndex: { UInt64(first + $0) })
+                                       stats: control.stats, seed: options.seed, probeIndex: { UInt64(first + $0) })
             let w = flow.width
             let y = UnsafeMutablePointer<Double>.allocate(capacity: rows * w)
             var u = [Double](repeating: 0, count: d)
@@ -378,16 +285,16 @@ public final class SamplingEngine: Sendable {
         })
     }
 
-    private func prepareEncode(_ model: ScoreModel, _ options: EncodeOptions) throws(SamplingError) -> PreparedJob<EncodeResult> {
-        let d = model.data.dimension
-        let eps = try options.resolved(for: model)
-        let n = options.x.count / d
+    func prepareEncode(_ plan: EncodePlan) -> PreparedJob<EncodeResult> {
+        let model = plan.model, options = plan, eps = plan.eps
+        let d = model.data.dimension, n = plan.count
         let latents = JobOutput<Double>(count: n * d, initial: 0)
         let nfe = JobOutput<Int>(count: n, initial: 0)
         let size = chunkSize
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)
-            let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: nil)
+            let flow = ProbabilityFlow(sde: model.sde, network: model.network, capacity: rows, divergence: nil,
+                                       stats: control.stats)
             let y = UnsafeMutablePointer<Double>.allocate(capacity: rows * d)
             defer { y.deallocate() }
             for i in 0..<(rows * d) {
@@ -400,4 +307,36 @@ public final class SamplingEngine: Sendable {
             for r in 0..<rows { nfe.buffer[first + r] = flow.nfe[r] }
         }, finish: { EncodeResult(latents: latents.array, nfe: nfe.array) })
     }
+}
+
+/// A job: its chunks and how to assemble the answer once they have run.
+public struct PreparedJob<T: Sendable>: Sendable {
+    let chunks: Int
+    let body: @Sendable (Int, JobControl) throws(SamplingError) -> Void
+    let finish: @Sendable () -> T
+}
+
+/// A request resolved for a model, which the engine can run.
+public protocol EnginePlan: Sendable {
+    associatedtype Output: Sendable
+    /// Work units for admission: rows × network evaluations (tangents included).
+    var cost: Int { get }
+    /// The job's chunks on `engine`.
+    func job(on engine: SamplingEngine) -> PreparedJob<Output>
+}
+
+extension SamplePlan: EnginePlan {
+    public func job(on engine: SamplingEngine) -> PreparedJob<SampleResult> { engine.prepareSample(self) }
+}
+
+extension LikelihoodPlan: EnginePlan {
+    public func job(on engine: SamplingEngine) -> PreparedJob<LikelihoodResult> { engine.prepareLikelihood(self) }
+}
+
+extension EncodePlan: EnginePlan {
+    public func job(on engine: SamplingEngine) -> PreparedJob<EncodeResult> { engine.prepareEncode(self) }
+}
+
+extension ScorePlan: EnginePlan {
+    public func job(on engine: SamplingEngine) -> PreparedJob<ScoreResult> { engine.prepareScore(self) }
 }

@@ -26,3 +26,9 @@ public struct EncodeResult: Sendable {
     public let latents: [Double]
     public let nfe: [Int]
 }
+
+/// Scores of points: model-space scores as the network gives them.
+public struct ScoreResult: Sendable {
+    /// [n × D] scores.
+    public let scores: [Float]
+}

@@ -119,7 +119,7 @@ struct Bench: ParsableCommand {
     private func runMemoryChild(_ n: Int) throws {
         let model = try ScoreModel.load(directory: models + "/moons-vp")
         var o = SampleOptions()
-        o.n = n; o.seed = 1; o.sampler = .eulerMaruyama; o.steps = 10
+        o.n = n; o.seed = 1; o.sampler = "euler_maruyama"; o.steps = 10
         let base = ResidentMemory.current()
         let result = try SamplingEngine(threads: childThreads).sampleBlocking(model, o)
         // The JSON answer, as the API would build it, is part of a request's footprint.

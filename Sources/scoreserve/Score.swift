@@ -1,6 +1,7 @@
 import ArgumentParser
 import ScoreCore
-import ScoreJSON
+import ScoreHTTP
+import ScoreSampling
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,48 +9,26 @@ struct Score: ParsableCommand {
         discussion: """
             Points are read in data space from JSON ([[...], ...]), CSV or .npy; the scores
             are the model-space scores the network gives, printed as {"score": [[...]]}:
-            the same numbers POST /v1/models/{name}/score returns.
+            the same answer POST /v1/models/{name}/score gives, by the same engine path.
+
+            Fields:
+            \(FieldFlags.help(.score))
 
             Examples:
               scoreserve score Models/gmm-demo --input points.json --t 0.5
               scoreserve score Models/gmm-demo --input points.csv --t times.json
             """)
 
-    @Argument(help: "The model directory.")
-    var modelDirectory: String
-
-    @Option(help: "File of points in data space (.json, .csv or .npy).")
-    var input: String
-
-    @Option(name: .customLong("t"), help: "One time in (0, 1] for every point, or a file of per-point times.")
-    var t: String
+    @Argument(help: "The model directory.") var modelDirectory: String
+    @OptionGroup var engineOptions: EngineOptions
+    @Argument(parsing: .allUnrecognized, help: "The request's fields (see Fields above).") var fields: [String] = []
 
     func run() throws {
         let model = try loadModel(modelDirectory)
-        let d = model.data.dimension
-        let x: [Double]
-        do { x = try PointsFile.read(path: input, dimension: d) } catch {
-            throw ValidationError("--input: \(error)")
-        }
-        let n = x.count / d
-        var times: [Double]
-        if let value = Double(t) {
-            times = Array(repeating: value, count: n)
-        } else {
-            do { times = try PointsFile.read(path: t, dimension: 1) } catch {
-                throw ValidationError("--t: \(error)")
-            }
-            guard times.count == n else {
-                throw ValidationError("--t: \(times.count) times for \(n) points")
-            }
-        }
-        if let bad = times.first(where: { !($0 > 0 && $0 <= model.sde.T) }) {
-            throw ValidationError("--t: times must be in (0, \(model.sde.T)], got \(bad)")
-        }
-        let scores = model.scores(dataSpace: x, times: times)
-        if let i = scores.firstIndex(where: { !$0.isFinite }) {
-            throw ValidationError("the score of point \(i / d) is not finite")
-        }
-        print(try JSONValue.object(JSONObject(["score": JSONValue.points(scores, shape: model.data.shape)])).encoded())
+        let values = try FieldFlags.parse(fields, .score, model: model)
+        let plan = try resolve { () throws(SamplingError) in try ScorePlan(model, ScoreOptions(values)) }
+        let (result, _) = try engineOptions.run(plan, values: values, label: "scores")
+        try emit(Answer.score(result, model: model), points: result.scores, shape: model.data.shape,
+                 format: engineOptions.resolvedFormat, output: engineOptions.output)
     }
 }

@@ -176,7 +176,8 @@ struct ModelLoadingTests {
         #expect(models.contains { $0.name == "gmm-demo" })
         for m in models {
             #expect(m.network.parameterCount > 0)
-            #expect(m.info["name"] == .string(m.name))
+            #expect(m.metadata.name == m.name && m.metadata.dataShape == m.data.shape)
+            #expect(!m.metadata.hyperparameters.isEmpty, "\(m.name)")
         }
     }
 }

@@ -83,19 +83,26 @@ struct RequestFuzzer {
         }
     }
 
+    /// The values a choice field of the sample table allows, as JSON strings.
+    func choices(_ field: String) -> [String] {
+        guard let row = RequestFields.table(.sample).first(where: { $0.name == field }),
+              case .choice(let values) = row.kind else { return ["\"?\""] }
+        return values.map { "\"\($0)\"" }
+    }
+
     /// A plausible value for a field (often valid, sometimes not).
     mutating func plausible(_ field: String) -> String {
         switch field {
         case "n": return String(1 + rng.below(4))
         case "seed": return String(rng.below(1000))
         case "offset": return String(rng.below(10))
-        case "sampler": return rng.pick(SamplerKind.allCases.map { "\"\($0.rawValue)\"" })
+        case "sampler": return rng.pick(Samplers.names.map { "\"\($0)\"" })
         case "steps": return String(1 + rng.below(40))
-        case "predictor": return rng.pick(PredictorKind.allCases.map { "\"\($0.rawValue)\"" })
-        case "corrector": return rng.pick(CorrectorKind.allCases.map { "\"\($0.rawValue)\"" })
+        case "predictor": return rng.pick(choices("predictor"))
+        case "corrector": return rng.pick(choices("corrector"))
         case "snr": return rng.pick(["0.16", "0.01", "1", "10"])
         case "corrector_steps": return String(rng.below(3))
-        case "method": return rng.pick(ODEMethod.allCases.map { "\"\($0.rawValue)\"" })
+        case "method": return rng.pick(choices("method"))
         case "rtol", "atol": return rng.pick(["1e-3", "1e-2", "1e-5", "1e-12", "0.5"])
         case "order": return String(1 + rng.below(3))
         case "denoise", "log_likelihood": return rng.chance(0.5) ? "true" : "false"

@@ -68,8 +68,8 @@ struct ShippedModelTests {
         var options = LikelihoodOptions()
         options.x = Array(held[0..<(spot.points * d)])
         options.seed = 0
-        options.estimator = .exact
-        if model.data.levels != nil { options.dequantize = 4 }
+        options["estimator"] = "exact"
+        if model.data.levels != nil { options["dequantize"] = 4 }
         let result = try SamplingEngine(threads: 2).likelihoodBlocking(model, options)
         #expect(result.logLikelihood.allSatisfy { $0.isFinite })
         let mean = result.logLikelihood.reduce(0, +) / Double(spot.points)

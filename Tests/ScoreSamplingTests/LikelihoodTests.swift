@@ -95,9 +95,9 @@ struct LikelihoodTests {
 
         var o = LikelihoodOptions()
         o.x = x
-        o.estimator = .exact
-        o.rtol = 1e-5; o.atol = 1e-5
-        o.eps = sde.likelihoodEps
+        o["estimator"] = "exact"
+        o["rtol"] = .number(1e-5); o["atol"] = .number(1e-5)
+        o["eps"] = .number(sde.likelihoodEps)
         let r = try await SamplingEngine(threads: 2).likelihood(model, o)
         try #require(r.logLikelihood.count == n && r.latents.count == n * d && r.nfe.count == n)
 
@@ -138,7 +138,7 @@ struct LikelihoodTests {
 
         let engine = SamplingEngine(threads: 2)
         var o = LikelihoodOptions()
-        o.estimator = .exact
+        o["estimator"] = "exact"
         o.x = xd
         let rs = try await engine.likelihood(scaled, o)
         o.x = xm
@@ -181,16 +181,16 @@ struct LikelihoodTests {
         let engine = SamplingEngine(threads: 2)
         var o = LikelihoodOptions()
         o.x = x
-        o.estimator = .exact
+        o["estimator"] = "exact"
         let exact = try await engine.likelihood(model, o).logLikelihood
 
-        o.estimator = .hutchinson
-        o.noise = noise
+        o["estimator"] = "hutchinson"
+        o["noise"] = .string(noise.rawValue)
         let seeds = 160
         var one = [[Double]](repeating: [], count: n), four = one  // [point][seed]
         for probes in [1, 4] {
             for s in 0..<seeds {
-                o.probes = probes
+                o["probes"] = .integer(Int64(probes))
                 o.seed = UInt64(100 + s)
                 let r = try await engine.likelihood(model, o)
                 for i in 0..<n {
@@ -223,7 +223,7 @@ struct LikelihoodTests {
         #expect(Self.std(one[0]) >= 1e-3, "\(noise): Hutchinson spread at the mixed point \(Self.std(one[0]))")
 
         // Determinism: the same seed gives bit-identical results.
-        o.probes = 1
+        o["probes"] = .integer(Int64(1))
         o.seed = 7
         let a = try await engine.likelihood(model, o), b = try await engine.likelihood(model, o)
         #expect(a.logLikelihood == b.logLikelihood)
@@ -257,15 +257,15 @@ struct LikelihoodTests {
 
         var e = EncodeOptions()
         e.x = x
-        e.rtol = 1e-6; e.atol = 1e-6
-        e.eps = eps
+        e["rtol"] = .number(1e-6); e["atol"] = .number(1e-6)
+        e["eps"] = .number(eps)
         let encoded = try await engine.encode(model, e)
         try #require(encoded.latents.count == n * d && encoded.nfe.count == n)
 
         var s = SampleOptions()
-        s.sampler = .ode
-        s.method = .rk45
-        s.rtol = 1e-6; s.atol = 1e-6
+        s.sampler = "ode"
+        s["method"] = "rk45"
+        s["rtol"] = .number(1e-6); s["atol"] = .number(1e-6)
         s.denoise = false
         s.eps = eps
         s.latents = encoded.latents
@@ -306,9 +306,9 @@ struct LikelihoodTests {
         var o = SampleOptions()
         o.n = 30
         o.seed = 11
-        o.sampler = .ode
-        o.logLikelihood = true
-        o.eps = sde.likelihoodEps
+        o.sampler = "ode"
+        o["log_likelihood"] = true
+        o["eps"] = .number(sde.likelihoodEps)
         let r = try await engine.sample(model, o)
         let ll = try #require(r.logLikelihood)
         let bpd = try #require(r.bitsPerDim)
@@ -317,8 +317,8 @@ struct LikelihoodTests {
 
         var l = LikelihoodOptions()
         l.x = r.samples.map(Double.init)
-        l.eps = sde.likelihoodEps
-        l.estimator = .exact
+        l["eps"] = .number(sde.likelihoodEps)
+        l["estimator"] = "exact"
         let back = try await engine.likelihood(model, l)
         var gaps: [Double] = [], errors: [Double] = []
         for i in 0..<30 {
@@ -368,9 +368,9 @@ struct LikelihoodTests {
 
         var o = LikelihoodOptions()
         o.x = x
-        o.estimator = .exact
+        o["estimator"] = "exact"
         o.seed = seed
-        o.dequantize = draws
+        o["dequantize"] = .integer(Int64(draws))
         let r = try await engine.likelihood(model, o)
         Self.expectBitsPerDim(r.logLikelihood, r.bitsPerDim, dimension: d)
 
@@ -387,7 +387,7 @@ struct LikelihoodTests {
         }
         var single = LikelihoodOptions()
         single.x = shifted
-        single.estimator = .exact
+        single["estimator"] = "exact"
         let each = try await engine.likelihood(model, single)
 
         var gaps: [Double] = [], errors: [Double] = []
@@ -411,26 +411,26 @@ struct LikelihoodTests {
         #expect(errors.max()! <= 5e-3)
 
         // dequantize 0 is the plain likelihood of the integer points, which differs.
-        o.dequantize = 0
+        o["dequantize"] = .integer(Int64(0))
         let plain = try await engine.likelihood(model, o)
         var noDequant = LikelihoodOptions()
         noDequant.x = x
-        noDequant.estimator = .exact
+        noDequant["estimator"] = "exact"
         let plain2 = try await engine.likelihood(model, noDequant)
         #expect(plain.logLikelihood == plain2.logLikelihood)
         #expect(plain.logLikelihood[0] != r.logLikelihood[0])
 
         // A model without levels refuses dequantization.
         let noLevels = TestModels.gmm(sde, components: Self.quantized, shift: [0, 0], scale: [4, 4])
-        o.dequantize = 1
+        o["dequantize"] = .integer(Int64(1))
         await Self.expectInvalid("dequantize", "dequantize without levels") { () async throws(SamplingError) in
             _ = try await engine.likelihood(noLevels, o)
         }
-        o.dequantize = 1001
+        o["dequantize"] = .integer(Int64(1001))
         await Self.expectInvalid("dequantize", "dequantize 1001") { () async throws(SamplingError) in
             _ = try await engine.likelihood(model, o)
         }
-        o.dequantize = -1
+        o["dequantize"] = .integer(Int64(-1))
         await Self.expectInvalid("dequantize", "dequantize -1") { () async throws(SamplingError) in
             _ = try await engine.likelihood(model, o)
         }
@@ -454,17 +454,17 @@ struct LikelihoodTests {
         await likelihood("x", "x not a multiple of D") { $0.x = [1, 2, 3] }
         await likelihood("x", "NaN") { $0.x = [0, .nan] }
         await likelihood("x", "infinity") { $0.x = [-.infinity, 0] }
-        await likelihood("rtol", "rtol 0") { $0.rtol = 0 }
-        await likelihood("rtol", "rtol < 0") { $0.rtol = -1e-5 }
-        await likelihood("rtol", "rtol NaN") { $0.rtol = .nan }
-        await likelihood("atol", "atol 0") { $0.atol = 0 }
-        await likelihood("eps", "eps 1") { $0.eps = 1 }
-        await likelihood("eps", "eps 2") { $0.eps = 2 }
-        await likelihood("eps", "eps 0") { $0.eps = 0 }
-        await likelihood("eps", "eps NaN") { $0.eps = .nan }
-        await likelihood("probes", "probes 0") { $0.estimator = .hutchinson; $0.probes = 0 }
-        await likelihood("probes", "probes 257") { $0.estimator = .hutchinson; $0.probes = 257 }
-        await likelihood("seed", "seed 2^63") { $0.seed = 1 << 63 }
+        await likelihood("rtol", "rtol 0") { $0["rtol"] = .number(0)}
+        await likelihood("rtol", "rtol < 0") { $0["rtol"] = .number(-1e-5)}
+        await likelihood("rtol", "rtol NaN") { $0["rtol"] = .number(.nan)}
+        await likelihood("atol", "atol 0") { $0["atol"] = .number(0)}
+        await likelihood("eps", "eps 1") { $0["eps"] = .number(1)}
+        await likelihood("eps", "eps 2") { $0["eps"] = .number(2)}
+        await likelihood("eps", "eps 0") { $0["eps"] = .number(0)}
+        await likelihood("eps", "eps NaN") { $0["eps"] = .number(.nan)}
+        await likelihood("probes", "probes 0") { $0["estimator"] = "hutchinson"; $0["probes"] = .integer(Int64(0))}
+        await likelihood("probes", "probes 257") { $0["estimator"] = "hutchinson"; $0["probes"] = .integer(Int64(257))}
+        await likelihood("seed", "seed 2^63") { $0["seed"] = .integer(-1) }
 
         func encode(_ field: String, _ what: String, _ edit: (inout EncodeOptions) -> Void) async {
             var o = EncodeOptions()
@@ -476,8 +476,8 @@ struct LikelihoodTests {
         }
         await encode("x", "empty x") { $0.x = [] }
         await encode("x", "NaN") { $0.x = [.nan, 0] }
-        await encode("rtol", "rtol 0") { $0.rtol = 0 }
-        await encode("atol", "atol -1") { $0.atol = -1 }
-        await encode("eps", "eps 1") { $0.eps = 1 }
+        await encode("rtol", "rtol 0") { $0["rtol"] = .number(0)}
+        await encode("atol", "atol -1") { $0["atol"] = .number(-1)}
+        await encode("eps", "eps 1") { $0["eps"] = .number(1)}
     }
 }

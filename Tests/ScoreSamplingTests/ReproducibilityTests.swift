@@ -20,23 +20,23 @@ struct ReproducibilityTests {
     /// One option set per sampler family, with few steps to keep the test fast.
     static func optionSets() -> [SampleOptions] {
         var sets: [SampleOptions] = []
-        for sampler in [SamplerKind.pc, .eulerMaruyama, .reverseDiffusion, .ode, .dpmSolver] {
+        for sampler in ["pc", "euler_maruyama", "reverse_diffusion", "ode", "dpm_solver"] {
             var o = SampleOptions()
             o.seed = 1234
             o.sampler = sampler
-            if sampler != .ode { o.steps = sampler == .dpmSolver ? 12 : 60 }
+            if sampler != "ode" { o.steps = sampler == "dpm_solver" ? 12 : 60 }
             sets.append(o)
         }
         var pcCorrector = SampleOptions()
         pcCorrector.seed = 99
         pcCorrector.steps = 40
-        pcCorrector.corrector = .annealedLangevin
+        pcCorrector["corrector"] = "annealed_langevin"
         sets.append(pcCorrector)
         var likelihood = SampleOptions()
         likelihood.seed = 7
-        likelihood.sampler = .ode
-        likelihood.logLikelihood = true
-        likelihood.estimator = .hutchinson
+        likelihood.sampler = "ode"
+        likelihood["log_likelihood"] = true
+        likelihood["estimator"] = "hutchinson"
         sets.append(likelihood)
         return sets
     }
@@ -56,7 +56,7 @@ struct ReproducibilityTests {
                 var large = base; large.n = 50
                 let a = try one.sampleNow(model, small)
                 let b = try all.sampleNow(model, large)
-                let label = "\(model.name) \(base.sampler.rawValue)"
+                let label = "\(model.name) \(base.sampler)"
                 #expect(Self.bits(a, rows: 0..<5, d: d) == Self.bits(b, rows: 0..<5, d: d), "\(label): n=5 vs n=50")
                 #expect(a.nfe == Array(b.nfe.prefix(5)), "\(label): nfe")
                 if let la = a.logLikelihood, let lb = b.logLikelihood {
@@ -96,7 +96,7 @@ struct ReproducibilityTests {
     func langevin() throws {
         let engine = SamplingEngine(threads: 2)
         let model = TestModels.gmm(SDE(kind: .ve), components: TestModels.mixture2D)
-        var o = SampleOptions(); o.n = 6; o.seed = 3; o.steps = 30; o.corrector = .langevin
+        var o = SampleOptions(); o.n = 6; o.seed = 3; o.steps = 30; o["corrector"] = "langevin"
         let a = try engine.sampleNow(model, o), b = try engine.sampleNow(model, o)
         #expect(a.samples == b.samples)
         o.n = 7
@@ -112,7 +112,7 @@ struct ReproducibilityTests {
     func cancellation() throws {
         let engine = SamplingEngine(threads: 2, chunkSize: 4)
         let model = TestModels.gmm(SDE(kind: .vp), components: TestModels.mixture2D)
-        var o = SampleOptions(); o.n = 16; o.seed = 1; o.steps = 1_000_000; o.sampler = .eulerMaruyama
+        var o = SampleOptions(); o.n = 16; o.seed = 1; o.steps = 1_000_000; o.sampler = "euler_maruyama"
         let options = o
         let token = CancellationToken()
         let progress = JobProgress()
@@ -155,8 +155,8 @@ struct ReproducibilityTests {
     func fairness() throws {
         let engine = SamplingEngine(threads: 2, chunkSize: 16)
         let model = TestModels.gmm(SDE(kind: .vp), components: TestModels.mixture2D)
-        var big = SampleOptions(); big.n = 4000; big.seed = 1; big.steps = 400; big.sampler = .eulerMaruyama
-        var small = SampleOptions(); small.n = 10; small.seed = 2; small.steps = 400; small.sampler = .eulerMaruyama
+        var big = SampleOptions(); big.n = 4000; big.seed = 1; big.steps = 400; big.sampler = "euler_maruyama"
+        var small = SampleOptions(); small.n = 10; small.seed = 2; small.steps = 400; small.sampler = "euler_maruyama"
         let progress = JobProgress()
         let bigDone = DispatchSemaphore(value: 0)
         // Plain threads, not the Swift concurrency pool, which other tests may be holding.
@@ -181,7 +181,7 @@ struct ReproducibilityTests {
         func field(_ model: ScoreModel, _ change: (inout SampleOptions) -> Void) -> String? {
             var o = SampleOptions()
             change(&o)
-            do { _ = try o.resolved(for: model) } catch {
+            do { _ = try SamplePlan(model, o) } catch {
                 if case .invalidArgument(let field, _) = error { return field }
             }
             return nil
@@ -190,19 +190,19 @@ struct ReproducibilityTests {
         #expect(field(ve) { $0.steps = 0 } == "steps")
         #expect(field(ve) { $0.seed = UInt64(Int64.max) + 1 } == "seed")
         #expect(field(ve) { $0.offset = 1 << 53 } == "offset")
-        #expect(field(subvp) { $0.sampler = .ancestral } == "sampler")
-        #expect(field(subvp) { $0.predictor = .ancestral } == "predictor")
-        #expect(field(ve) { $0.sampler = .ode; $0.order = 2 } == "order")
-        #expect(field(ve) { $0.sampler = .dpmSolver; $0.order = 4 } == "order")
-        #expect(field(ve) { $0.corrector = .langevin; $0.sampler = .ode } == "corrector")
-        #expect(field(ve) { $0.sampler = .ode; $0.steps = 10 } == "steps")
-        #expect(field(ve) { $0.logLikelihood = true } == "log_likelihood")
+        #expect(field(subvp) { $0.sampler = "ancestral" } == "sampler")
+        #expect(field(subvp) { $0["predictor"] = "ancestral" } == "predictor")
+        #expect(field(ve) { $0.sampler = "ode"; $0["order"] = .integer(Int64(2))} == "order")
+        #expect(field(ve) { $0.sampler = "dpm_solver"; $0["order"] = .integer(Int64(4))} == "order")
+        #expect(field(ve) { $0["corrector"] = "langevin"; $0.sampler = "ode" } == "corrector")
+        #expect(field(ve) { $0.sampler = "ode"; $0.steps = 10 } == "steps")
+        #expect(field(ve) { $0["log_likelihood"] = true } == "log_likelihood")
         #expect(field(ve) { $0.latents = [1, 2] } == "latents")
-        #expect(field(ve) { $0.sampler = .ode; $0.latents = [1, 2, 3] } == "latents")
+        #expect(field(ve) { $0.sampler = "ode"; $0.latents = [1, 2, 3] } == "latents")
         #expect(field(ve) { $0.eps = 0 } == "eps")
-        #expect(field(ve) { $0.snr = -1 } == "snr")
-        #expect(field(ve) { $0.sampler = .ode; $0.rtol = 0 } == "rtol")
-        #expect(field(ve) { $0.sampler = .ode; $0.method = .euler } == nil)
+        #expect(field(ve) { $0["snr"] = .number(-1)} == "snr")
+        #expect(field(ve) { $0.sampler = "ode"; $0["rtol"] = .number(0)} == "rtol")
+        #expect(field(ve) { $0.sampler = "ode"; $0["method"] = "euler" } == nil)
         _ = engine
     }
 
@@ -211,7 +211,7 @@ struct ReproducibilityTests {
         let engine = SamplingEngine(threads: 1)
         // A huge snr makes the Langevin corrector explode.
         let model = TestModels.gmm(SDE(kind: .ve), components: TestModels.mixture2D)
-        var o = SampleOptions(); o.n = 4; o.seed = 1; o.steps = 200; o.snr = 10; o.correctorSteps = 5
+        var o = SampleOptions(); o.n = 4; o.seed = 1; o.steps = 200; o["snr"] = .number(10); o["corrector_steps"] = .integer(Int64(5))
         do {
             let r = try engine.sampleNow(model, o)
             #expect(r.samples.allSatisfy { $0.isFinite })

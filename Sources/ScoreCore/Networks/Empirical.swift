@@ -41,9 +41,7 @@ public final class Empirical: ScoreNetwork, @unchecked Sendable {
 
     public var typeName: String { "empirical" }
     public var parameterCount: Int { count * dimension }
-    public var summary: JSONObject {
-        JSONObject(["type": .string("empirical"), "points": .integer(Int64(count))])
-    }
+    public var hyperparameters: [(String, Hyperparameter)] { [("points", .integer(count))] }
 
     /// The data set (model space), row-major.
     public var data: [Double] { Array(UnsafeBufferPointer(start: points, count: count * dimension)) }

@@ -38,9 +38,7 @@ public struct GaussianMixture: ScoreNetwork {
     public var typeName: String { "gmm" }
     public var parameterCount: Int { components.count * (1 + 2 * dimension) }
 
-    public var summary: JSONObject {
-        JSONObject(["type": .string("gmm"), "components": .integer(Int64(components.count))])
-    }
+    public var hyperparameters: [(String, Hyperparameter)] { [("components", .integer(components.count))] }
 
     /// Normalised weights.
     public var weights: [Double] { logWeights.map { Foundation.exp($0) } }

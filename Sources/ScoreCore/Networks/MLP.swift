@@ -92,9 +92,8 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
 
     public var typeName: String { "mlp" }
 
-    public var summary: JSONObject {
-        JSONObject(["type": .string("mlp"), "hidden": .integer(Int64(hidden)),
-                    "blocks": .integer(Int64(blocks)), "embed_dim": .integer(Int64(embedDim))])
+    public var hyperparameters: [(String, Hyperparameter)] {
+        [("hidden", .integer(hidden)), ("blocks", .integer(blocks)), ("embed_dim", .integer(embedDim))]
     }
 
     private struct Layout {

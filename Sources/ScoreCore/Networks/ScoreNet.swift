@@ -79,9 +79,8 @@ public final class ScoreNet: ScoreNetwork {
     public var rowGroup: Int { 1 }
     public var dimension: Int { inputChannels * height * width }
 
-    public var summary: JSONObject {
-        JSONObject(["type": .string("scorenet"), "channels": .array(channels.map { .integer(Int64($0)) }),
-                    "embed_dim": .integer(Int64(embedDim))])
+    public var hyperparameters: [(String, Hyperparameter)] {
+        [("channels", .integers(channels)), ("embed_dim", .integer(embedDim))]
     }
 
     // MARK: Levels

@@ -11,8 +11,9 @@ public protocol ScoreNetwork: Sendable {
     var dimension: Int { get }
     /// Number of learned (or configured) parameters.
     var parameterCount: Int { get }
-    /// The network's sizes for model listings (`{"type":"mlp","hidden":256,...}`).
-    var summary: JSONObject { get }
+    /// The network's sizes for model listings (`hidden`, `blocks`, ... as the format
+    /// names them), in order.
+    var hyperparameters: [(String, Hyperparameter)] { get }
     /// Approximate FLOPs of one row's score evaluation, for sizing work so one unit of it
     /// takes about the same time whatever the network.
     var flopsPerRow: Double { get }

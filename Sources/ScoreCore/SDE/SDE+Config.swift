@@ -1,17 +1,20 @@
 import ScoreJSON
 
 extension SDE {
+    /// The SDE's parameters as the format names them, in order (`beta_min`, `beta_max`
+    /// for vp and subvp; `sigma_min`, `sigma_max` for ve; `sigma` for ve_power).
+    public var parameters: [(String, Double)] {
+        switch kind {
+        case .vp, .subvp: [("beta_min", betaMin), ("beta_max", betaMax)]
+        case .ve: [("sigma_min", sigmaMin), ("sigma_max", sigmaMax)]
+        case .vePower: [("sigma", sigma)]
+        }
+    }
+
     /// The SDE's `config.json` section: its type and parameters, as the format spells them.
     public var configObject: JSONObject {
         var o = JSONObject(["type": .string(kind.rawValue)])
-        switch kind {
-        case .vp, .subvp:
-            o["beta_min"] = .number(betaMin); o["beta_max"] = .number(betaMax)
-        case .ve:
-            o["sigma_min"] = .number(sigmaMin); o["sigma_max"] = .number(sigmaMax)
-        case .vePower:
-            o["sigma"] = .number(sigma)
-        }
+        for (name, value) in parameters { o[name] = .number(value) }
         return o
     }
 }

@@ -1,3 +1,5 @@
+import ScoreSampling
+
 /// Limits the API enforces before admitting work (all configurable on `serve`).
 public struct APILimits: Sendable, Equatable {
     /// Largest request body in bytes (413 beyond it).
@@ -16,4 +18,12 @@ public struct APILimits: Sendable, Equatable {
     public var maxTimeoutMs = 600_000
 
     public init() {}
+}
+
+extension APILimits {
+    /// The request-field table's ranges under these limits.
+    public var fields: FieldLimits {
+        FieldLimits(maxN: maxN, maxSteps: maxSteps, maxPoints: maxPoints, maxTimeoutMs: maxTimeoutMs,
+                    defaultTimeoutMs: defaultTimeoutMs)
+    }
 }

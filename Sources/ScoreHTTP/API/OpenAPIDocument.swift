@@ -107,8 +107,6 @@ extension Builder {
 
     /// Largest seed: 2^63 − 1.
     private var maxSeed: Int64 { .max }
-    /// Largest `offset`: 2^53 − 1, so every index stays exact as a JSON number.
-    private var maxOffset: Int64 { 9_007_199_254_740_991 }
 }
 
 // MARK: - The document
@@ -543,92 +541,101 @@ private struct Builder {
     private func networkInfo() -> JSONValue {
         obj([
             "type": str("object"),
-            "description": str("The score network: its type and integer hyperparameters."),
+            "description": str("The score network: its type and integer hyperparameters (or lists of them)."),
             "required": .array([str("type")]),
             "properties": obj(["type": string("Network type (mlp, gmm, empirical, ...).")]),
-            "additionalProperties": obj(["type": str("integer")]),
+            // Integer hyperparameters, or lists of them (scorenet's `channels`).
+            "additionalProperties": obj(["oneOf": .array([
+                obj(["type": str("integer")]),
+                obj(["type": str("array"), "items": obj(["type": str("integer")])]),
+            ])]),
         ])
     }
 
     // MARK: Request fields
 
-    private func timeoutMs() -> JSONValue {
-        integer(min: 1, max: Int64(limits.maxTimeoutMs),
-                "Deadline in milliseconds (default \(limits.defaultTimeoutMs)); past it the answer is 504 and the work is stopped.")
+    /// The request body of an operation: one property per row of its request-field table.
+    private func request(_ operation: ScoreSampling.Operation, _ description: String) -> JSONValue {
+        let table = RequestFields.table(operation, limits: limits.fields)
+        return objectSchema(table.map { ($0.name, fieldSchema($0, operation)) },
+                            required: table.filter(\.required).map(\.name), closed: true, description)
     }
 
-    private func points(_ description: String, minItems: Int? = nil) -> JSONValue {
-        var o = JSONObject(["$ref": str("#/components/schemas/Points")])
-        if let minItems { o["minItems"] = int(minItems) }
-        o["maxItems"] = int(limits.maxPoints)
-        o["description"] = str(description)
+    /// One row of the table as a JSON Schema.
+    private func fieldSchema(_ field: RequestField, _ operation: ScoreSampling.Operation) -> JSONValue {
+        var text = field.description
+        if operation == .sample && field.samplerSpecific {
+            text += " Applies to \(Samplers.applicability(of: field.name))."
+        }
+        var o: JSONObject
+        switch field.kind {
+        case .integer(let range):
+            o = JSONObject(["type": str("integer")])
+            // Beyond 2^53 a JSON number is not exact: say the value is a 64-bit integer.
+            if range.upperBound > 1 << 53 { o["format"] = str("int64") }
+            o["minimum"] = .integer(range.lowerBound)
+            o["maximum"] = .integer(range.upperBound)
+        case .number(let range):
+            o = numberSchema(range)
+        case .boolean:
+            o = JSONObject(["type": str("boolean")])
+        case .choice(let values):
+            o = JSONObject(["type": str("string"), "enum": .array(values.map(str))])
+        case .points(let maxCount):
+            o = JSONObject(["$ref": str("#/components/schemas/Points"), "minItems": int(1), "maxItems": int(maxCount)])
+        case .times(let range):
+            let time = JSONValue.object(numberSchema(range))
+            let times = obj(["type": str("array"), "items": time, "minItems": int(1)])
+            o = JSONObject(["oneOf": .array([time, times])])
+        }
+        if let value = field.defaultValue { o["default"] = json(value) }
+        o["description"] = str(text)
         return .object(o)
     }
 
-    private func seed(_ description: String) -> JSONValue {
-        integer(min: 0, max: maxSeed, format: "int64", description)
+    private func numberSchema(_ range: NumberRange) -> JSONObject {
+        var o = JSONObject(["type": str("number")])
+        if let lower = range.lower { o[range.lowerOpen ? "exclusiveMinimum" : "minimum"] = bound(lower) }
+        if let upper = range.upper { o[range.upperOpen ? "exclusiveMaximum" : "maximum"] = bound(upper) }
+        return o
     }
 
-    private func tolerance(_ description: String) -> JSONValue {
-        number(exclusiveMin: int(0), exclusiveMax: int(1), default: .number(1e-5), description)
+    /// An integral bound as a JSON integer, else a number.
+    private func bound(_ x: Double) -> JSONValue {
+        x.rounded() == x && abs(x) < 1e15 ? .integer(Int64(x)) : .number(x)
     }
 
-    private func eps(_ description: String) -> JSONValue {
-        number(exclusiveMin: int(0), exclusiveMax: int(1), description)
-    }
-
-    private func estimator(_ description: String) -> JSONValue {
-        enumeration(DivergenceEstimator.allCases.map(\.rawValue), description)
-    }
-
-    private func noise() -> JSONValue {
-        enumeration(ProbeNoise.allCases.map(\.rawValue), default: ProbeNoise.rademacher.rawValue,
-                    "Hutchinson probe distribution (default rademacher).")
-    }
-
-    private func probes() -> JSONValue {
-        integer(min: 1, max: 256, default: 1, "Hutchinson probes per evaluation (default 1).")
+    private func json(_ value: FieldValue) -> JSONValue {
+        switch value {
+        case .integer(let i): .integer(i)
+        case .number(let d): .number(d)
+        case .bool(let b): .bool(b)
+        case .string(let s): .string(s)
+        case .points, .numbers: .null
+        }
     }
 
     private func sampleRequest() -> JSONValue {
-        objectSchema([
-            ("n", integer(min: 1, max: Int64(limits.maxN), default: 1,
-                          "Number of samples (default 1); with `latents`, their count.")),
-            ("seed", seed("Seed (default random; the answer echoes it): sample i is a pure function of (model, parameters, seed, i).")),
-            ("offset", integer(min: 0, max: maxOffset, default: 0,
-                               "Index of the first sample: the answer holds samples offset … offset+n−1 of the seed's sequence (default 0); a 400 with `latents` or `corrector: langevin`.")),
-            ("sampler", enumeration(SamplerKind.allCases.map(\.rawValue), default: SamplerKind.pc.rawValue,
-                                    "Sampler (default pc): euler_maruyama, reverse_diffusion, ancestral (vp, ve), pc (predictor + corrector), ode (probability flow), dpm_solver.")),
-            ("steps", integer(min: 1, max: Int64(limits.maxSteps),
-                              "Time steps of fixed-step samplers (default 1000; dpm_solver: 20); SDE samplers and pc evaluate at linspace(T, eps, steps), fixed-step ODE methods take `steps` equal intervals.")),
-            ("predictor", enumeration(PredictorKind.allCases.map(\.rawValue),
-                                      "Predictor used by pc (default reverse_diffusion for ve/ve_power, euler_maruyama for vp/subvp).")),
-            ("corrector", enumeration(CorrectorKind.allCases.map(\.rawValue),
-                                      "Corrector used by pc (default annealed_langevin for ve/ve_power, none for vp/subvp); langevin averages norms over the request's n samples, so its samples depend on n.")),
-            ("snr", number(exclusiveMin: int(0), max: int(10), default: .number(0.16),
-                           "Corrector signal-to-noise ratio (default 0.16).")),
-            ("corrector_steps", integer(min: 0, max: 100, default: 1, "Corrector steps per time step (default 1).")),
-            ("method", enumeration(ODEMethod.allCases.map(\.rawValue), default: ODEMethod.rk45.rawValue,
-                                   "ODE method (default rk45): euler, heun, rk4 take `steps` fixed steps; rk45 is adaptive, per sample.")),
-            ("rtol", tolerance("Relative tolerance of rk45 (default 1e-5).")),
-            ("atol", tolerance("Absolute tolerance of rk45 (default 1e-5).")),
-            ("order", integer(min: 1, max: 3, default: 3, "dpm_solver order: multistep DPM-Solver++ of order 1–3 (default 3).")),
-            ("denoise", boolean("Return the noise-free mean of the last step (SDE samplers) or take one extra Tweedie step (ode; +1 nfe); default true, false with log_likelihood (true with it is a 400).")),
-            ("eps", eps("Smallest time (default: the model's sampling eps).")),
-            ("log_likelihood", boolean(default: false, "With sampler ode: also return each sample's log-likelihood (nats, data space) and bits per dimension (default false).")),
-            ("estimator", estimator("Divergence estimator for log_likelihood (default exact when D ≤ 16, else hutchinson).")),
-            ("noise", noise()),
-            ("probes", probes()),
-            ("latents", points("Prior latents x(T) in model space to decode deterministically (ode, dpm_solver); n is then their count (default none).", minItems: 1)),
-            ("timeout_ms", timeoutMs()),
-        ], required: [], closed: true, "Sampling parameters; every field is optional.")
+        request(.sample, "Sampling parameters; every field is optional.")
+    }
+
+    private func likelihoodRequest() -> JSONValue {
+        request(.likelihood, "Points to evaluate; only `x` is required.")
+    }
+
+    private func scoreRequest() -> JSONValue {
+        request(.score, "Points and the time at which to evaluate the score.")
+    }
+
+    private func encodeRequest() -> JSONValue {
+        request(.encode, "Points to encode; only `x` is required.")
     }
 
     private func sampleResponse() -> JSONValue {
         objectSchema([
             ("model", string("Model name.")),
             ("n", integer(min: 0, "Number of samples returned.")),
-            ("seed", seed("The seed used.")),
+            ("seed", integer(min: 0, max: maxSeed, format: "int64", "The seed used.")),
             ("shape", arrayOf(integer(min: 1), "Shape of one sample (the model's data shape).")),
             ("samples", schemaRef("Points", ["description": str("The samples, in data space.")])),
             ("nfe", arrayOf(integer(min: 0), "Network evaluations per sample.")),
@@ -638,56 +645,15 @@ private struct Builder {
         ], required: ["model", "n", "seed", "shape", "samples", "nfe", "elapsed_ms"])
     }
 
-    private func likelihoodRequest() -> JSONValue {
-        objectSchema([
-            ("x", points("Points in data space.", minItems: 1)),
-            ("estimator", estimator("Divergence by the exact trace or the Hutchinson–Skilling estimator (default exact when D ≤ 16, else hutchinson).")),
-            ("noise", noise()),
-            ("probes", probes()),
-            ("rtol", tolerance("Relative tolerance of the ODE solver (default 1e-5).")),
-            ("atol", tolerance("Absolute tolerance of the ODE solver (default 1e-5).")),
-            ("eps", eps("Smallest time (default: the model's likelihood eps).")),
-            ("seed", seed("Seed of the Hutchinson probes and dequantization draws (default random; the answer echoes it).")),
-            ("dequantize", integer(min: 0, max: 1000, default: 0,
-                                   "Number of uniform dequantization draws to average (needs the model's levels); 0 = none (default).")),
-            ("timeout_ms", timeoutMs()),
-        ], required: ["x"], closed: true, "Points to evaluate; only `x` is required.")
-    }
-
     private func likelihoodResponse() -> JSONValue {
         objectSchema([
             ("log_likelihood", arrayOf(number(), "Log-likelihood of each point in nats, data space (the ODE likelihood: log p_eps(x) + log π(z) − log p_T(z)).")),
             ("bits_per_dim", arrayOf(number(), "−log_likelihood / (D ln 2); with dequantization, in units of the integer levels.")),
             ("latents", schemaRef("Points", ["description": str("Latents z = x(T) in model space, one per point.")])),
             ("nfe", arrayOf(integer(min: 0), "Network evaluations per point.")),
-            ("seed", seed("The seed used.")),
+            ("seed", integer(min: 0, max: maxSeed, format: "int64", "The seed used.")),
             ("elapsed_ms", number("Wall time of the request in milliseconds.")),
         ], required: ["log_likelihood", "bits_per_dim", "latents", "nfe", "seed", "elapsed_ms"])
     }
 
-    private func scoreRequest() -> JSONValue {
-        let time = number(exclusiveMin: int(0), max: int(1))
-        return objectSchema([
-            ("x", points("Points in data space.", minItems: 1)),
-            ("t", obj([
-                "oneOf": .array([time, { () -> JSONValue in
-                    guard case .object(var a) = arrayOf(time) else { return arrayOf(time) }
-                    a["minItems"] = int(1)
-                    return .object(a)
-                }()]),
-                "description": str("Time in (0, 1]: one number for every point, or an array of times, one per point."),
-            ])),
-            ("timeout_ms", timeoutMs()),
-        ], required: ["x", "t"], closed: true, "Points and the time at which to evaluate the score.")
-    }
-
-    private func encodeRequest() -> JSONValue {
-        objectSchema([
-            ("x", points("Points in data space.", minItems: 1)),
-            ("rtol", tolerance("Relative tolerance of the ODE solver (default 1e-5).")),
-            ("atol", tolerance("Absolute tolerance of the ODE solver (default 1e-5).")),
-            ("eps", eps("Start time of the probability-flow ODE, integrated from eps to T (default: the model's likelihood eps).")),
-            ("timeout_ms", timeoutMs()),
-        ], required: ["x"], closed: true, "Points to encode; only `x` is required.")
-    }
 }

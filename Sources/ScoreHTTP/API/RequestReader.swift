@@ -1,93 +1,96 @@
 import ScoreJSON
+import ScoreSampling
 
-/// Strict reading of a JSON request body: every field is checked for type and range,
-/// and a field the endpoint does not know is a 400 (a typo must not silently change a
-/// result). Messages name the field.
-struct RequestReader {
-    private let object: JSONObject
-    private var known: Set<String> = []
-
-    init(body: [UInt8]) throws(APIError) {
+/// Reads a JSON request body by the request-field table: every field is checked for
+/// type and range by its row, and a field the operation does not have is a 400 (a typo
+/// must not silently change a result). Messages name the field.
+enum RequestReader {
+    /// The fields of `body` for `table`'s operation; points are nested to `shape`.
+    static func read(_ body: [UInt8], table: [RequestField], shape: [Int]) throws(APIError) -> FieldValues {
         let value: JSONValue
         do { value = try JSONValue.parse(body) } catch {
             throw .invalid("malformed JSON: \(error)")
         }
-        guard case .object(let o) = value else {
+        guard case .object(let object) = value else {
             throw .invalid("the body must be a JSON object, got \(value.typeName)")
         }
-        object = o
-    }
-
-    /// Fails on the first field not read.
-    func rejectUnknown() throws(APIError) {
-        if let unknown = object.keys.first(where: { !known.contains($0) }) {
-            throw .invalid(field: unknown, "unknown field")
+        var values = FieldValues()
+        for (name, item) in object.pairs {
+            guard let row = table.first(where: { $0.name == name }) else {
+                throw .invalid(field: name, "unknown field")
+            }
+            do throws(SamplingError) {
+                values[name] = try row.check(try Self.value(item, row, shape: shape))
+            } catch {
+                throw APIError(error)
+            }
         }
+        for row in table where row.required && values[row.name] == nil {
+            throw .invalid(field: row.name, "is required")
+        }
+        return values
     }
 
-    mutating func value(_ field: String) -> JSONValue? {
-        known.insert(field)
-        guard let v = object[field] else { return nil }
-        return v
-    }
-
-    mutating func int(_ field: String, _ range: ClosedRange<Int64>) throws(APIError) -> Int64? {
-        guard let v = value(field) else { return nil }
-        let i: Int64
-        switch v {
-        case .integer(let value): i = value
-        case .number(let d) where d.rounded() == d && abs(d) <= 9_007_199_254_740_992:
-            // JSON Schema's "integer" includes 2.0; beyond 2^53 a double is not exact.
-            i = Int64(d)
+    /// A JSON value as the row's kind of field value (its range is checked by the row).
+    private static func value(_ v: JSONValue, _ row: RequestField, shape: [Int]) throws(SamplingError) -> FieldValue {
+        func fail(_ message: String) -> SamplingError { .invalidArgument(field: row.name, message: message) }
+        switch row.kind {
+        case .points(let maxCount):
+            return .points(try points(v, field: row.name, shape: shape, maxCount: maxCount))
+        case .times:
+            guard case .array(let items) = v else { return try scalar(v, row) }
+            guard !items.isEmpty else { throw fail("must hold at least one time") }
+            var times: [Double] = []
+            for (i, item) in items.enumerated() {
+                guard let d = item.doubleValue else {
+                    throw .invalidArgument(field: "\(row.name)[\(i)]", message: "must be a number")
+                }
+                times.append(d)
+            }
+            return .numbers(times)
         default:
-            throw .invalid(field: field, "must be an integer, got \(v.typeName == "number" ? "a fraction" : v.typeName)")
+            return try scalar(v, row)
         }
-        guard range.contains(i) else {
-            throw .invalid(field: field, "must be between \(range.lowerBound) and \(range.upperBound), got \(i)")
-        }
-        return i
     }
 
-    mutating func number(_ field: String) throws(APIError) -> Double? {
-        guard let v = value(field) else { return nil }
-        guard let d = v.doubleValue else { throw .invalid(field: field, "must be a number, got \(v.typeName)") }
-        return d
-    }
-
-    mutating func bool(_ field: String) throws(APIError) -> Bool? {
-        guard let v = value(field) else { return nil }
-        guard case .bool(let b) = v else { throw .invalid(field: field, "must be true or false, got \(v.typeName)") }
-        return b
-    }
-
-    mutating func choice<T: RawRepresentable & CaseIterable>(_ field: String, _ type: T.Type) throws(APIError) -> T?
-    where T.RawValue == String {
-        guard let v = value(field) else { return nil }
-        guard case .string(let s) = v else { throw .invalid(field: field, "must be a string, got \(v.typeName)") }
-        guard let t = T(rawValue: s) else {
-            throw .invalid(field: field, "must be one of \(T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \"\(s)\"")
+    private static func scalar(_ v: JSONValue, _ row: RequestField) throws(SamplingError) -> FieldValue {
+        switch v {
+        case .integer(let i): return .integer(i)
+        case .number(let d): return .number(d)
+        case .float(let f): return .number(Double(f))
+        case .bool(let b): return .bool(b)
+        case .string(let s): return .string(s)
+        case .null, .array, .object:
+            let expected: String
+            switch row.kind {
+            case .integer: expected = "an integer"
+            case .number, .times: expected = "a number"
+            case .boolean: expected = "true or false"
+            case .choice: expected = "a string"
+            case .points: expected = "an array of points"
+            }
+            throw .invalidArgument(field: row.name, message: "must be \(expected), got \(v.typeName)")
         }
-        return t
     }
 
     /// Points `[[...], ...]`, each nested to `shape` (or flat with D values), as
     /// row-major Float64 values.
-    mutating func points(_ field: String, shape: [Int], maxCount: Int) throws(APIError) -> [Double]? {
-        guard let v = value(field) else { return nil }
-        guard case .array(let rows) = v else { throw .invalid(field: field, "must be an array of points, got \(v.typeName)") }
-        guard !rows.isEmpty else { throw .invalid(field: field, "must hold at least one point") }
-        guard rows.count <= maxCount else { throw .invalid(field: field, "holds \(rows.count) points; at most \(maxCount)") }
+    private static func points(_ v: JSONValue, field: String, shape: [Int], maxCount: Int) throws(SamplingError) -> [Double] {
+        func fail(_ field: String, _ message: String) -> SamplingError { .invalidArgument(field: field, message: message) }
+        guard case .array(let rows) = v else { throw fail(field, "must be an array of points, got \(v.typeName)") }
+        guard !rows.isEmpty else { throw fail(field, "must hold at least one point") }
+        guard rows.count <= maxCount else { throw fail(field, "holds \(rows.count) points; at most \(maxCount)") }
         let d = shape.reduce(1, *)
         var out: [Double] = []
         out.reserveCapacity(rows.count * d)
         for (i, row) in rows.enumerated() {
             let before = out.count
-            let nested = Self.flatten(row, shape: shape[...], into: &out)
+            let nested = flatten(row, shape: shape[...], into: &out)
             if !nested {
                 out.removeSubrange(before...)
                 guard case .array(let flat) = row, flat.count == d,
                       flat.allSatisfy({ $0.doubleValue != nil }) else {
-                    throw .invalid(field: "\(field)[\(i)]", "must be a point of shape \(shape) (numbers)")
+                    throw fail("\(field)[\(i)]", "must be a point of shape \(shape) (numbers)")
                 }
                 out += flat.map { $0.doubleValue! }
             }

@@ -25,8 +25,12 @@ final class ChunkState {
     /// Table rows per row, [rows].
     private let slots: UnsafeMutablePointer<Int32>
 
-    init(network: any ScoreNetwork, rows: Int, tangents: Int = 0, table: TimeTable? = nil) {
+    /// Counts evaluations as they happen.
+    private let stats: EngineStats?
+
+    init(network: any ScoreNetwork, rows: Int, tangents: Int = 0, table: TimeTable? = nil, stats: EngineStats? = nil) {
         self.table = table
+        self.stats = stats
         slots = .allocate(capacity: rows)
         slots.initialize(repeating: 0, count: rows)
         self.rows = rows
@@ -61,6 +65,7 @@ final class ChunkState {
         for i in 0..<n { input[i] = Float(state[i]) }
         workspace.score(input, times: times, rows: count, into: score)
         for r in 0..<count { nfe[r] += 1 }
+        stats?.evaluated(rows: count)
     }
 
     /// Scores of the first `count` rows at the grid's time `step` (`table.times[step]`,
@@ -73,6 +78,7 @@ final class ChunkState {
         for r in 0..<count { slots[r] = Int32(step) }
         workspace.score(input, table: table, slots: slots, rows: count, into: score)
         for r in 0..<count { nfe[r] += 1 }
+        stats?.evaluated(rows: count)
     }
 
     /// Draws x(T) from the prior for each row; `index(r)` is row r's global sample index.

@@ -1,6 +1,21 @@
 import Foundation
 import ScoreCore
 
+/// Probability-flow ODE methods.
+enum ODEMethod: String, Sendable, CaseIterable {
+    case euler, heun, rk4, rk45
+
+    /// Network evaluations per fixed step.
+    var evaluationsPerStep: Int {
+        switch self {
+        case .euler: 1
+        case .heun: 2
+        case .rk4: 4
+        case .rk45: 6
+        }
+    }
+}
+
 /// Integrators of the probability-flow ODE over a chunk's rows, from `t0` to `t1`
 /// (either direction). All buffers are allocated once per call, none per step.
 enum ODESolver {
@@ -56,6 +71,10 @@ enum ODESolver {
     ]
     private static let b: [Double] = [35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84]
     private static let e: [Double] = [-71.0 / 57600, 0, 71.0 / 16695, -71.0 / 1920, 17253.0 / 339200, -22.0 / 525, 1.0 / 40]
+
+    /// A nominal count of evaluations per adaptive solve, for admission and chunk sizing
+    /// (the shipped models take 70–400).
+    static let nominalAdaptiveEvaluations = 200
 
     /// Attempted steps per row before the solve is declared divergent.
     static let maxAttempts = 100_000

@@ -1,5 +1,37 @@
 import ScoreCore
 
+/// How the divergence of the probability-flow drift is computed.
+public enum DivergenceEstimator: String, Sendable, CaseIterable {
+    /// The exact Jacobian trace, one JVP per dimension.
+    case exact
+    /// The Hutchinson–Skilling estimator E[εᵀ J ε].
+    case hutchinson
+}
+
+/// Distribution of Hutchinson probes.
+public enum ProbeNoise: String, Sendable, CaseIterable {
+    case rademacher, gaussian
+}
+
+/// How divergences are computed along a likelihood ODE.
+public struct DivergenceOptions: Sendable, Equatable {
+    public let estimator: DivergenceEstimator
+    public let noise: ProbeNoise
+    public let probes: Int
+
+    /// The `estimator`, `noise` and `probes` fields of `operation`: the contract's
+    /// defaults are the exact trace when D ≤ 16, else Hutchinson with one Rademacher probe.
+    init(_ values: FieldValues, _ operation: Operation, dimension: Int) throws(SamplingError) {
+        estimator = try values.choice(RequestFields.row("estimator", operation), DivergenceEstimator.self)
+            ?? (dimension <= 16 ? .exact : .hutchinson)
+        noise = try values.choice(RequestFields.row("noise", operation), ProbeNoise.self)!
+        probes = try values.int(RequestFields.row("probes", operation))!
+    }
+
+    /// JVPs per network evaluation.
+    public func tangents(dimension: Int) -> Int { estimator == .exact ? dimension : probes }
+}
+
 /// The probability-flow ODE of an SDE, evaluated on any subset of a chunk's rows:
 ///
 ///     dx/dt = f(x, t) − ½ g(t)² s(x, t)
@@ -25,10 +57,13 @@ final class ProbabilityFlow {
     private let probes: UnsafeMutablePointer<Float>
     /// Network evaluations per chunk row.
     var nfe: [Int]
+    /// Counts evaluations as they happen.
+    private let stats: EngineStats?
 
     /// `capacity` rows; `probeIndex(r)`, `seed` key the Hutchinson probes of chunk row r.
     init(sde: SDE, network: any ScoreNetwork, capacity: Int, divergence: DivergenceOptions?,
-         seed: UInt64 = 0, probeIndex: (Int) -> UInt64 = { UInt64($0) }) {
+         stats: EngineStats?, seed: UInt64 = 0, probeIndex: (Int) -> UInt64 = { UInt64($0) }) {
+        self.stats = stats
         self.sde = sde
         dimension = network.dimension
         width = dimension + (divergence == nil ? 0 : 1)
@@ -111,6 +146,7 @@ final class ProbabilityFlow {
                 for j in 0..<d { out[row + j] = b * y[row + j] - half * Double(score[r * d + j]) }
                 nfe[ids[start + r]] += 1
             }
+            stats?.evaluated(rows: m)
             start += m
         }
     }

@@ -5,12 +5,29 @@ import ScoreCore
 /// with steps uniform in λ = log(a_t/σ_t) from T to eps. Orders 1–3; the first steps
 /// use lower orders (there are not yet enough previous predictions), and so do the
 /// last ones when `steps` < 15, as DPM-Solver's `lower_order_final` does. One network
-/// evaluation per step; the answer is the state at eps.
-struct DPMSolver {
+/// evaluation per step; the answer is the state at eps (`denoise` adds nothing).
+struct DPMSolverSampler: Sampler {
+    static let name = "dpm_solver"
+    static let summary = "multistep DPM-Solver++, 20 steps by default"
+    static let order = RequestField.sampler(
+        "order", .integer(1...3), default: 3, "dpm_solver order: multistep DPM-Solver++ of order 1–3 (default 3).")
+    static let ownFields = [order]
+    static let sharedFields: Set<String> = ["latents"]
+    static let defaultSteps = 20
+
     let sde: SDE
     let steps: Int
     let order: Int
     let eps: Double
+
+    init(_ request: SampleRequest) throws(SamplingError) {
+        sde = request.sde
+        steps = request.steps
+        order = try request.values.int(Self.order)!
+        eps = request.eps
+    }
+
+    var evaluationsPerSample: Int { steps }
 
     /// t_0 = T, …, t_M = eps, uniform in λ.
     func times() -> [Double] {
@@ -23,7 +40,8 @@ struct DPMSolver {
     }
 
     /// Runs the chunk's rows from `state.x` (at T) to eps in place.
-    func run(_ state: ChunkState, control: JobControl) throws(SamplingError) {
+    func run(_ chunk: SampleChunk) throws(SamplingError) {
+        let state = chunk.state, control = chunk.control
         let d = state.dimension, rows = state.rows, n = rows * d
         let ts = times()
         let lambdas = ts.map { sde.logSNR($0) }

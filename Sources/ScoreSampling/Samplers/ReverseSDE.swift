@@ -1,0 +1,191 @@
+import Foundation
+import ScoreCore
+
+/// The reverse-SDE samplers of score_sde: corrector steps, then a predictor step, at each
+/// of `steps` times `linspace(T, eps, steps)`. `pc` configures both; the stand-alone
+/// `euler_maruyama`, `reverse_diffusion` and `ancestral` are a predictor alone.
+struct ReverseSDE: Sendable {
+    /// Predictors (score_sde's `@register_predictor` classes).
+    enum Predictor: String, Sendable, CaseIterable {
+        case eulerMaruyama = "euler_maruyama"
+        case reverseDiffusion = "reverse_diffusion"
+        case ancestral
+    }
+
+    /// Correctors.
+    enum Corrector: String, Sendable, CaseIterable {
+        /// Per-sample step 2α(snr·σ_t)².
+        case annealedLangevin = "annealed_langevin"
+        /// score_sde's rule: step 2α(snr·‖z‖/‖g‖)² with norms averaged over the request.
+        case langevin
+        case none
+    }
+
+    let sde: SDE
+    let predictor: Predictor
+    let corrector: Corrector
+    let snr: Double
+    /// Corrector steps per time step (0 without a corrector).
+    let correctorSteps: Int
+    let steps: Int
+    let eps: Double
+    let denoise: Bool
+
+    /// Checks the combination for the request's model; `field` is what a client set to
+    /// choose the predictor (`predictor` for pc, `sampler` for a stand-alone one).
+    init(_ request: SampleRequest, predictor: Predictor, blaming field: String,
+         corrector: Corrector = .none, snr: Double = 0, correctorSteps: Int = 0) throws(SamplingError) {
+        let sde = request.sde, steps = request.steps
+        if predictor == .ancestral {
+            try check(sde.kind == .vp || sde.kind == .ve, field,
+                      "ancestral sampling is defined for vp and ve SDEs, not \(sde.kind.rawValue)")
+        }
+        // The DDPM discretisation of vp (reverse diffusion, ancestral) takes steps of
+        // β_i ≤ β_max/N, whose √(1 − β_i) needs β_max/N ≤ 1: fewer steps give NaNs.
+        // Ancestral steps divide by √(1 − β_i), so there β_max/N must stay below 1.
+        if sde.kind == .vp && predictor == .reverseDiffusion {
+            try check(Double(steps) >= sde.betaMax, "steps", """
+                must be at least beta_max (\(sde.betaMax)) for reverse_diffusion on a vp SDE: its DDPM \
+                discretisation has β_i up to beta_max/steps, and √(1 − β_i) needs it at most 1; got \(steps)
+                """)
+        }
+        if sde.kind == .vp && predictor == .ancestral {
+            try check(Double(steps) > sde.betaMax, "steps", """
+                must exceed beta_max (\(sde.betaMax)) for ancestral on a vp SDE: its DDPM steps divide by \
+                √(1 − β_i) with β_i up to beta_max/steps, which must stay below 1; got \(steps)
+                """)
+        }
+        self.sde = sde
+        self.predictor = predictor
+        self.corrector = corrector
+        self.snr = snr
+        self.correctorSteps = corrector == .none ? 0 : correctorSteps
+        self.steps = steps
+        self.eps = request.eps
+        self.denoise = request.denoise ?? true
+    }
+
+    /// Network evaluations per sample.
+    var evaluationsPerSample: Int { steps * (1 + correctorSteps) }
+
+    /// The times of steps 0 ..< steps: a table built from them serves `run`'s evaluations.
+    var grid: [Double] {
+        (0..<steps).map { linspaceTime($0, steps: steps, T: sde.T, eps: eps) }
+    }
+
+    /// Runs the chunk's rows from x(T) (in `state.x`) to eps; the result is left in
+    /// `state.x` (or the last step's mean with `denoise`) in model space.
+    func run(_ chunk: SampleChunk) throws(SamplingError) {
+        let state = chunk.state
+        let d = state.dimension, rows = state.rows, n = steps
+        let index = chunk.index
+        state.mean.update(from: state.x, count: rows * d)
+
+        for k in 0..<n {
+            try chunk.control.check()
+            let t = linspaceTime(k, steps: n, T: sde.T, eps: eps)
+            for r in 0..<rows { state.times[r] = t }
+            for j in 0..<correctorSteps {
+                correct(state, t: t, step: k, substep: j, seed: chunk.seed, index: index)
+            }
+            predict(state, t: t, step: k, seed: chunk.seed, index: index)
+        }
+        if denoise { state.x.update(from: state.mean, count: rows * d) }
+    }
+
+    /// α of score_sde's Langevin correctors: 1 − β_i for vp/subvp, 1 for ve.
+    private func alpha(_ t: Double) -> Double {
+        switch sde.kind {
+        case .vp, .subvp: 1 - sde.discreteBeta(sde.discreteIndex(t, steps: steps), steps: steps)
+        case .ve, .vePower: 1
+        }
+    }
+
+    /// One Langevin corrector step: x_mean = x + ε s, x = x_mean + √(2ε) z.
+    private func correct(_ state: ChunkState, t: Double, step: Int, substep: Int, seed: UInt64, index: (Int) -> UInt64) {
+        let d = state.dimension, rows = state.rows
+        state.evaluate(state.x, count: rows, gridStep: step)
+        let a = alpha(t)
+        var epsilon = 0.0
+        if corrector == .langevin {
+            // score_sde: norms averaged over all of the request's samples (this chunk
+            // holds all of them); a zero score norm means no move.
+            var gradNorm = 0.0, noiseNorm = 0.0
+            for r in 0..<rows {
+                var g = 0.0
+                for j in 0..<d { let s = Double(state.score[r * d + j]); g += s * s }
+                gradNorm += g.squareRoot()
+                Noise.normal(NoiseKey(seed: seed, index: index(r), step: UInt32(step), stream: .corrector(substep)),
+                             into: state.noise)
+                noiseNorm += state.noise.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            }
+            gradNorm /= Double(rows)
+            noiseNorm /= Double(rows)
+            let ratio = gradNorm > 0 ? snr * noiseNorm / gradNorm : 0
+            epsilon = 2 * a * ratio * ratio
+        } else {
+            let s = snr * sde.marginalStd(t)
+            epsilon = 2 * a * s * s
+        }
+        let noiseScale = (2 * epsilon).squareRoot()
+        for r in 0..<rows {
+            Noise.normal(NoiseKey(seed: seed, index: index(r), step: UInt32(step), stream: .corrector(substep)),
+                         into: state.noise)
+            for j in 0..<d {
+                let i = r * d + j
+                let m = state.x[i] + epsilon * Double(state.score[i])
+                state.mean[i] = m
+                state.x[i] = m + noiseScale * state.noise[j]
+            }
+        }
+    }
+
+    /// One predictor step; leaves the noise-free mean in `state.mean`.
+    private func predict(_ state: ChunkState, t: Double, step: Int, seed: UInt64, index: (Int) -> UInt64) {
+        let d = state.dimension, rows = state.rows
+        state.evaluate(state.x, count: rows, gridStep: step)
+        // Every predictor is x_mean = xScale·(x + driftScale·x + scoreScale·s), x = x_mean + noise·z.
+        var xScale = 1.0, driftScale = 0.0, scoreScale = 0.0, noiseScale = 0.0
+        switch predictor {
+        case .eulerMaruyama:
+            // score_sde: dt = −1/N; reverse drift f − g²s; x_mean = x + drift·dt.
+            let dt = -1.0 / Double(steps), g = sde.diffusion(t)
+            driftScale = sde.driftCoefficient(t) * dt
+            scoreScale = -g * g * dt
+            noiseScale = g * (-dt).squareRoot()
+        case .reverseDiffusion:
+            let f = sde.discretize(t, steps: steps)
+            driftScale = -f.driftScale
+            scoreScale = f.G * f.G
+            noiseScale = f.G
+        case .ancestral:
+            // Validated: vp and ve only.
+            let a = sde.ancestralStep(t, steps: steps)!
+            xScale = a.xScale
+            scoreScale = a.scoreScale
+            noiseScale = a.noiseStd
+        }
+        for r in 0..<rows {
+            Noise.normal(NoiseKey(seed: seed, index: index(r), step: UInt32(step), stream: .predictor),
+                         into: state.noise)
+            for j in 0..<d {
+                let i = r * d + j
+                let m = xScale * (state.x[i] + driftScale * state.x[i] + scoreScale * Double(state.score[i]))
+                state.mean[i] = m
+                state.x[i] = m + noiseScale * state.noise[j]
+            }
+        }
+    }
+}
+
+/// A sampler that is a configured `ReverseSDE`: every row steps through the same time
+/// grid, so the engine precomputes the grid's time conditioning once per job.
+protocol ReverseSDESampler: Sampler {
+    var process: ReverseSDE { get }
+}
+
+extension ReverseSDESampler {
+    var evaluationsPerSample: Int { process.evaluationsPerSample }
+    var sharedTimeGrid: [Double]? { process.grid }
+    func run(_ chunk: SampleChunk) throws(SamplingError) { try process.run(chunk) }
+}
