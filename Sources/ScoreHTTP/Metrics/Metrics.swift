@@ -11,11 +11,12 @@ import Synchronization
 /// Label values are free text and are escaped, but each distinct value is a series
 /// for ever: callers pass route templates (not raw paths), and a fixed set of methods
 /// and rejection reasons.
+///
+/// The server writes request metrics from one place, `RequestRecorder`.
 public final class Metrics: Sendable {
-    /// The rejection reasons the server uses; their series exist (at 0) from the start.
-    static let rejectionReasons = [
-        "overloaded", "draining", "too_large", "invalid", "unauthorized", "deadline", "cancelled",
-    ]
+    /// The rejection reasons the server uses (the error table's and `cancelled`); their
+    /// series exist (at 0) from the start.
+    static let rejectionReasons = ErrorStatus.rejectionReasons
 
     /// Labels of one `scoreserve_http_requests_total` series.
     struct RequestKey: Hashable, Comparable {
@@ -89,8 +90,9 @@ public final class Metrics: Sendable {
 
     /// Counts a request turned away, in `scoreserve_rejected_requests_total{reason}`.
     ///
-    /// The server's reasons are `overloaded`, `draining`, `too_large`, `invalid`,
-    /// `unauthorized`, `deadline` and `cancelled`; any other string makes a new series.
+    /// The server's reasons are the error table's (`ErrorStatus.rejection`: `invalid`,
+    /// `unauthorized`, `too_large`, `overloaded`, `draining`, `deadline`) and
+    /// `cancelled`; any other string makes a new series.
     public func reject(reason: String) {
         state.withLock { $0.rejected[reason, default: 0] += 1 }
     }
