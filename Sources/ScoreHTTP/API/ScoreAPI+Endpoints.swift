@@ -103,7 +103,6 @@ extension ScoreAPI {
                        try engine.sample(model, options, control: control, completion: done)
                    }, answer: { [self] (s: SampleResult, elapsed) in
             metrics.addSamples(s.nfe.count)
-            metrics.addNetworkEvaluations(s.nfe.reduce(0, +))
             if npy {
                 let body = NPY.encode(float32: s.samples, shape: [s.nfe.count] + model.data.shape)
                 return HTTPResponse(status: 200, contentType: "application/x-npy", body: body,
@@ -163,7 +162,6 @@ extension ScoreAPI {
                    start: { control, done throws(SamplingError) in
                        try engine.likelihood(model, options, control: control, completion: done)
                    }, answer: { [self] (l: LikelihoodResult, elapsed) in
-            metrics.addNetworkEvaluations(l.nfe.reduce(0, +))
             return json(.object(JSONObject([
                 "log_likelihood": .array(l.logLikelihood.map { .number($0) }),
                 "bits_per_dim": .array(l.bitsPerDim.map { .number($0) }),
@@ -196,7 +194,6 @@ extension ScoreAPI {
                    start: { control, done throws(SamplingError) in
                        try engine.encode(model, options, control: control, completion: done)
                    }, answer: { [self] (e: EncodeResult, elapsed) in
-            metrics.addNetworkEvaluations(e.nfe.reduce(0, +))
             return json(.object(JSONObject([
                 "latents": Self.doublePoints(e.latents, shape: model.data.shape),
                 "nfe": .array(e.nfe.map { .integer(Int64($0)) }),
@@ -240,7 +237,6 @@ extension ScoreAPI {
                    start: { control, done throws(SamplingError) in
                        try engine.score(model, options, control: control, completion: done)
                    }, answer: { [self] (scores: [Float], _) in
-            metrics.addNetworkEvaluations(n)
             return json(.object(JSONObject(["score": JSONValue.points(scores, shape: shape)])))
         })
     }

@@ -55,6 +55,7 @@ public final class ScoreAPI: HTTPHandler {
         metrics.setModelsLoaded(models.count)
         let stats = engine.stats
         metrics.setEngineSteps { stats.stepsRun }
+        metrics.setNetworkEvaluations { stats.networkEvaluations }
         addRoutes()
     }
 
