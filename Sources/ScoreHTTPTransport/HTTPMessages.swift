@@ -41,6 +41,9 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// The error this answer reports, when the handler made it from one. Never sent:
+    /// it tells observers of the answer (logging, metrics) which error it was.
+    public var error: (any Error)?
 
     public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status

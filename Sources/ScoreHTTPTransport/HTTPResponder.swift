@@ -33,7 +33,8 @@ public final class DisconnectSignal: Sendable {
 /// handler when the client has gone away.
 public final class HTTPResponder: Sendable {
     public let disconnect: DisconnectSignal
-    private let delivered = Mutex(false)
+    /// Whether the answer went out, and who watches for it until then.
+    private let state = Mutex<(delivered: Bool, observers: [@Sendable (HTTPResponse) -> Void])>((false, []))
     private let deliver: @Sendable (HTTPResponse) -> Void
 
     /// A responder that hands the response to `deliver` (tests and wrappers).
@@ -42,20 +43,25 @@ public final class HTTPResponder: Sendable {
         self.deliver = deliver
     }
 
-    /// A responder that passes each response through `transform` first, sharing this
-    /// one's disconnect signal (for logging and metrics around a handler).
-    public func wrapping(_ transform: @escaping @Sendable (HTTPResponse) -> HTTPResponse) -> HTTPResponder {
-        HTTPResponder(disconnect: disconnect) { self.respond(transform($0)) }
+    /// Runs `observer` with the answer, whoever gives it (the handler, or the
+    /// transport refusing the request), just before it is sent: for logging and
+    /// metrics around a handler. An observer added after the answer never runs.
+    public func onAnswer(_ observer: @escaping @Sendable (HTTPResponse) -> Void) {
+        state.withLock { if !$0.delivered { $0.observers.append(observer) } }
     }
 
     /// Sends the response; later calls are ignored.
     public func respond(_ response: HTTPResponse) {
-        let first = delivered.withLock { d -> Bool in
-            if d { return false }
-            d = true
-            return true
+        let observers = state.withLock { s -> [@Sendable (HTTPResponse) -> Void]? in
+            if s.delivered { return nil }
+            s.delivered = true
+            defer { s.observers = [] }
+            return s.observers
         }
-        if first { deliver(response) }
+        guard let observers else { return }
+        // Observers first: whoever sees the answer also sees it counted.
+        for observe in observers { observe(response) }
+        deliver(response)
     }
 }
 
@@ -63,6 +69,20 @@ public final class HTTPResponder: Sendable {
 /// libmicrohttpd thread. It must not block: it validates, answers at once or hands
 /// long work elsewhere (the sampling engine), and eventually calls
 /// `responder.respond` from any thread; meanwhile the connection is suspended.
+///
+/// The transport answers some requests by itself (`HTTPRefusal`), but through the
+/// handler, so that every answer has the handler's shape and passes its observers.
 public protocol HTTPHandler: Sendable {
+    /// Serves a request whose body has arrived.
     func handle(_ request: HTTPRequest, _ responder: HTTPResponder)
+
+    /// Answers a request the transport refuses before `handle` sees it (a body over
+    /// the limit; `request.body` is empty). It must answer through `responder` before
+    /// it returns, with `refusalResponse(refusal)` or the like.
+    func refuse(_ request: HTTPRequest, _ refusal: HTTPRefusal, _ responder: HTTPResponder)
+
+    /// The answer to a refusal. The transport also sends it through the responder of a
+    /// request `handle` left unanswered when the server stops, so the observers the
+    /// handler put on that responder see it.
+    func refusalResponse(_ refusal: HTTPRefusal) -> HTTPResponse
 }

@@ -12,7 +12,8 @@ final class RequestState: @unchecked Sendable {
     let headers: [String: String]
     let id: String
     var body: [UInt8] = []
-    var tooLarge = false
+    /// Set when the transport refuses the request (a body over the limit).
+    var refusal: HTTPRefusal?
     var phase = Phase.receiving
     /// Set by the completion callback: the connection is gone and must not be resumed.
     var closed = false
@@ -69,6 +70,7 @@ func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?
                    _ context: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> MHD_Result {
     guard let cls, let context, let uploadSize else { return .NO }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    let limit = server.configuration.maxBodyBytes
 
     guard let existing = context.pointee else {
         // First call: the headers are in.
@@ -78,11 +80,11 @@ func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?
                                  headers: headers, id: HTTPServer.requestID(headers["x-request-id"]))
         server.active.add(1, ordering: .relaxed)
         context.pointee = Unmanaged.passRetained(state).toOpaque()
-        if let length = headers["content-length"], let n = Int(length), n > server.configuration.maxBodyBytes {
+        if let length = headers["content-length"], let n = Int(length), n > limit {
             // Refuse before reading the body: libmicrohttpd then closes the connection.
-            state.phase = .sent
-            return queue(server.errorResponse(413, "the body is \(n) bytes; the limit is \(server.configuration.maxBodyBytes)"),
-                         id: state.id, on: connection)
+            state.refusal = .bodyTooLarge(limit: limit, declared: n)
+            state.lock.lock()
+            return dispatch(state, server, connection)
         }
         return .YES
     }
@@ -90,9 +92,9 @@ func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?
 
     if uploadSize.pointee > 0 {
         let n = uploadSize.pointee
-        if !state.tooLarge {
-            if state.body.count + n > server.configuration.maxBodyBytes {
-                state.tooLarge = true
+        if state.refusal == nil {
+            if state.body.count + n > limit {
+                state.refusal = .bodyTooLarge(limit: limit, declared: nil)
                 state.body = []
             } else if let uploadData {
                 uploadData.withMemoryRebound(to: UInt8.self, capacity: n) {
@@ -107,47 +109,7 @@ func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?
     state.lock.lock()
     switch state.phase {
     case .receiving:
-        if state.tooLarge {
-            state.phase = .sent
-            state.lock.unlock()
-            return queue(server.errorResponse(413, "the body passed the \(server.configuration.maxBodyBytes)-byte limit"),
-                         id: state.id, on: connection)
-        }
-        state.phase = .processing
-        let request = HTTPRequest(method: state.method, path: state.path, headers: state.headers,
-                                  body: state.body, id: state.id)
-        state.body = []
-        let responder = HTTPResponder { [weak state] response in
-            guard let state else { return }
-            state.lock.lock()
-            defer { state.lock.unlock() }
-            guard !state.closed, case .processing = state.phase else { return }
-            state.phase = .ready(response)
-            if state.inCallback { return }  // queued when the handler returns
-            if let id = state.watchID { server.watcher.remove(id) }
-            server.forget(state)
-            MHD_resume_connection(state.connection)
-        }
-        state.responder = responder
-        state.connection = connection
-        state.inCallback = true
-        state.lock.unlock()
-        // Handlers validate and hand long work to the engine; they do not block.
-        server.handler.handle(request, responder)
-        state.lock.lock()
-        state.inCallback = false
-        if case .ready(let response) = state.phase {
-            state.phase = .sent
-            state.lock.unlock()
-            return queue(response, id: state.id, on: connection)
-        }
-        // The answer comes later from another thread: suspend until it does.
-        MHD_suspend_connection(connection)
-        server.remember(state)
-        let fd = smhd_connection_fd(connection)
-        if fd >= 0 { state.watchID = server.watcher.add(fd: fd, signal: responder.disconnect) }
-        state.lock.unlock()
-        return .YES
+        return dispatch(state, server, connection)
     case .ready(let response):
         state.phase = .sent
         state.lock.unlock()
@@ -156,6 +118,52 @@ func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?
         state.lock.unlock()
         return .YES
     }
+}
+
+/// Hands a received request (with `state.lock` held, which it releases) to the
+/// handler, or its refusal: an answer given during the call is queued at once; else
+/// the connection is suspended until the answer comes from another thread.
+private func dispatch(_ state: RequestState, _ server: HTTPServer, _ connection: OpaquePointer?) -> MHD_Result {
+    state.phase = .processing
+    let request = HTTPRequest(method: state.method, path: state.path, headers: state.headers,
+                              body: state.body, id: state.id)
+    state.body = []
+    let responder = HTTPResponder { [weak state] response in
+        guard let state else { return }
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        guard !state.closed, case .processing = state.phase else { return }
+        state.phase = .ready(response)
+        if state.inCallback { return }  // queued when the handler returns
+        if let id = state.watchID { server.watcher.remove(id) }
+        server.forget(state)
+        MHD_resume_connection(state.connection)
+    }
+    state.responder = responder
+    state.connection = connection
+    state.inCallback = true
+    let refusal = state.refusal
+    state.lock.unlock()
+    if let refusal {
+        server.refuse(request, refusal, responder)
+    } else {
+        // Handlers validate and hand long work to the engine; they do not block.
+        server.handler.handle(request, responder)
+    }
+    state.lock.lock()
+    state.inCallback = false
+    if case .ready(let response) = state.phase {
+        state.phase = .sent
+        state.lock.unlock()
+        return queue(response, id: state.id, on: connection)
+    }
+    // The answer comes later from another thread: suspend until it does.
+    MHD_suspend_connection(connection)
+    server.remember(state)
+    let fd = smhd_connection_fd(connection)
+    if fd >= 0 { state.watchID = server.watcher.add(fd: fd, signal: responder.disconnect) }
+    state.lock.unlock()
+    return .YES
 }
 
 /// libmicrohttpd's completion callback: the request is over (answered, or the

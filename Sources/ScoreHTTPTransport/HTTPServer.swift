@@ -23,14 +23,11 @@ public final class HTTPServer: Sendable {
         public let description: String
     }
 
-    /// Builds the body of the transport's own errors (413) in the API's error shape.
-    let errorResponse: @Sendable (_ status: Int, _ message: String) -> HTTPResponse
-
-    public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler,
-                errorResponse: @escaping @Sendable (_ status: Int, _ message: String) -> HTTPResponse) {
+    /// A server whose requests `handler` serves; it also writes the answers of the
+    /// transport's own refusals (`HTTPRefusal`).
+    public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
         self.configuration = configuration
         self.handler = handler
-        self.errorResponse = errorResponse
     }
 
     /// The port it listens on (after `start`, also when configured with port 0).
@@ -92,20 +89,28 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Has the handler answer a refusal; one that did not answer during the call gets
+    /// its `refusalResponse`, so the refused request is never left waiting.
+    func refuse(_ request: HTTPRequest, _ refusal: HTTPRefusal, _ responder: HTTPResponder) {
+        handler.refuse(request, refusal, responder)
+        responder.respond(handler.refusalResponse(refusal))
+    }
+
     func remember(_ state: RequestState) { suspended.withLock { $0[ObjectIdentifier(state)] = state } }
     func forget(_ state: RequestState) { _ = suspended.withLock { $0.removeValue(forKey: ObjectIdentifier(state)) } }
 
     /// Stops the daemon. Requests still waiting for an answer are treated as
     /// disconnected (their work is cancelled) and, if they still have no answer after
-    /// `wait` seconds, answered 503: libmicrohttpd must not be stopped with a
-    /// suspended connection.
+    /// `wait` seconds, answered with the handler's `refusalResponse(.stopping)` (503):
+    /// libmicrohttpd must not be stopped with a suspended connection.
     public func stop(wait: Double = 2) {
         let waiting = suspended.withLock { Array($0.values) }
         for state in waiting { state.responder?.disconnect.fire() }
         let deadline = DispatchTime.now() + .milliseconds(Int(wait * 1000))
         while suspended.withLock({ !$0.isEmpty }) && DispatchTime.now() < deadline { usleep(10_000) }
         for state in suspended.withLock({ Array($0.values) }) {
-            state.responder?.respond(errorResponse(503, "the server is stopping"))
+            // Through the responder the handler got, so its observers see the answer.
+            state.responder?.respond(handler.refusalResponse(.stopping))
         }
         while suspended.withLock({ !$0.isEmpty }) { usleep(1_000) }
         let d = daemon.withLock { d -> Daemon? in defer { d = nil }; return d }

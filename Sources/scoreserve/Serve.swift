@@ -115,7 +115,7 @@ struct Serve: ParsableCommand {
         // Broken connections must be errors, not a signal that kills the process.
         signal(SIGPIPE, SIG_IGN)
         let deferred = DeferredHandler()
-        let server = HTTPServer(configuration: http, handler: deferred, errorResponse: ScoreAPI.errorResponse)
+        let server = HTTPServer(configuration: http, handler: deferred)
         do { try server.start() } catch { throw StartupError("\(error)") }
         logger.info("listening", metadata: ["host": "\(http.host)", "port": "\(server.port)"])
 

@@ -255,6 +255,42 @@ struct OpenAPIDocumentTests {
         #expect(Self.stringArray(Self.at(error, "properties", "error", "required")) == ["code", "message"])
     }
 
+    /// Every error code the server sends, as the contract and `APIError` name them.
+    static let errorCodes = ["invalid_argument", "unauthorized", "not_found", "method_not_allowed", "not_acceptable",
+                             "payload_too_large", "unsupported_media_type", "non_finite", "overloaded", "internal",
+                             "unavailable", "deadline_exceeded"]
+
+    @Test("error codes, responses and their headers come from the error table", arguments: [false, true])
+    func errorTable(auth: Bool) {
+        #expect(ErrorStatus.all.map(\.code) == Self.errorCodes)
+        #expect(Set(ErrorStatus.all.map(\.status)).count == ErrorStatus.all.count, "one row per status")
+        #expect(Set(ErrorStatus.all.map(\.component)).count == ErrorStatus.all.count)
+        let document = OpenAPIDocument.make(limits: APILimits(), authEnabled: auth)
+        // The code list: the table's codes (401 only with auth), not_acceptable and internal included.
+        let rows = ErrorStatus.all.filter { auth || $0.code != "unauthorized" }
+        let code = Self.at(document, "components", "schemas", "Error", "properties", "error", "properties", "code")
+        let codes = Self.stringArray(Self.at(code, "enum"))
+        #expect(codes == rows.map(\.code))
+        #expect(codes?.contains("not_acceptable") == true && codes?.contains("internal") == true)
+        guard case .string(let text)? = Self.at(code, "description") else { Issue.record("code has no description"); return }
+        for row in rows { #expect(text.contains(row.code), "\(row.code) in \(text)") }
+        // One response component per row, its example in the row's code, its headers the row's.
+        #expect(Self.keys(Self.at(document, "components", "responses")) == rows.map(\.component))
+        for row in rows {
+            let response = Self.at(document, "components", "responses", row.component)
+            #expect(Self.at(response, "description") == .string(row.description), "\(row.code)")
+            #expect(Self.at(response, "content", "application/json", "example", "error", "code") == .string(row.code))
+            #expect(Self.at(response, "content", "application/json", "example", "error", "message") == .string(row.example(APILimits())))
+            #expect(Self.keys(Self.at(response, "headers")) == ["X-Request-Id"] + row.headers.map(\.rawValue), "\(row.code)")
+            #expect(APIError.code(for: row.status) == row.code)
+        }
+        #expect(APIError.code(for: 418) == "internal")
+        let headers = Set(Self.keys(Self.at(document, "components", "headers")))
+        #expect(headers == Set(["X-Request-Id", "Retry-After", "Allow"] + (auth ? ["WWW-Authenticate"] : [])))
+        #expect(Self.at(document, "components", "responses", "NotFound", "content", "application/json", "example", "error", "message")
+                == .string("no model named 'moons'"))
+    }
+
     @Test("every $ref resolves to an existing component", arguments: [false, true])
     func refsResolve(auth: Bool) {
         let document = OpenAPIDocument.make(limits: APILimits(), authEnabled: auth)

@@ -82,6 +82,8 @@ extension ServerIntegrationTests {
                 #expect(s.server.activeRequests == 0)
                 let metrics = try await s.get("/metrics").text
                 #expect(metrics.contains(#"scoreserve_rejected_requests_total{reason="cancelled"} 1"#), "\(metrics)")
+                // Once: the cancelled job's own 503 answer is not counted again.
+                #expect(metrics.contains(#"scoreserve_rejected_requests_total{reason="draining"} 0"#), "\(metrics)")
                 // And serves the next request normally.
                 #expect(try await s.post("/v1/models/gmm-vp/sample", #"{"n":1,"seed":1,"steps":5}"#).status == 200)
             }
@@ -133,7 +135,9 @@ extension ServerIntegrationTests {
                 let after = try await s.post("/v1/models/gmm-vp/sample", #"{"n":1,"seed":1,"steps":10}"#)
                 #expect(after.status == 200, "\(after)")
                 let metrics = try await s.get("/metrics").text
-                #expect(metrics.contains(#"scoreserve_rejected_requests_total{reason="overloaded"}"#))
+                // Each 429 counted once, as overloaded.
+                let shed = try MetricsTests.parse(metrics).value("scoreserve_rejected_requests_total", ["reason": "overloaded"])
+                #expect(shed == Double(statuses.filter { $0 == 429 }.count), "\(statuses)")
                 #expect(metrics.contains("scoreserve_work_in_flight 0"), "admitted work not released")
             }
         }

@@ -199,6 +199,37 @@ extension ServerIntegrationTests {
             }
         }
 
+        /// The OpenAPI document's error examples are the messages the server sends, word
+        /// for word (404: `no model named 'moons'`), with the table's status and code.
+        @Test func documentedExamplesAreRealMessages() async throws {
+            var limits = APILimits()
+            limits.maxBodyBytes = 1024
+            try await withServer(limits: limits, apiKey: "k") { s in
+                let document = try #require(try await s.get("/openapi.json").json)
+                let auth = [("Authorization", "Bearer k")]
+                let sample = "/v1/models/moons/sample"
+                var cases: [(row: ErrorStatus, reply: HTTPReply)] = [
+                    (.notFound, try await s.get("/v1/models/moons", headers: auth)),
+                    (.methodNotAllowed, try await s.get(sample)),
+                    (.unauthorized, try await s.get("/v1/models")),
+                    (.invalidArgument, try await s.post("/v1/models/gmm-vp/sample", #"{"n":0}"#, headers: auth)),
+                    (.unsupportedMediaType, try await s.post(sample, "{}", headers: auth + [("Content-Type", "text/plain")])),
+                    (.payloadTooLarge, try await s.request("POST", sample, headers: [("Content-Length", "2048")])),
+                ]
+                s.api.state.markDraining()
+                cases.append((.unavailable, try await s.post(sample, "{}", headers: auth)))
+                for (row, reply) in cases {
+                    guard case .object(let example)? = OpenAPIDocumentTests.at(
+                        document, "components", "responses", row.component, "content", "application/json", "example", "error") else {
+                        Issue.record("no example for \(row.code)"); continue
+                    }
+                    expectError(reply, row.status, code: row.code)
+                    #expect(reply.error?.message == example.string("message"), "\(row.code)")
+                    #expect(reply.error?.code == example.string("code"), "\(row.code)")
+                }
+            }
+        }
+
         @Test func unsupportedMediaType() async throws {
             try await withServer { s in
                 let body = #"{"n":1,"seed":1,"steps":5}"#

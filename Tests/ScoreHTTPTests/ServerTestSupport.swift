@@ -67,7 +67,7 @@ final class TestServer: Sendable {
         http.threads = 2
         http.connectionTimeoutSeconds = 20
         http.maxBodyBytes = limits.maxBodyBytes
-        server = HTTPServer(configuration: http, handler: api, errorResponse: ScoreAPI.errorResponse)
+        server = HTTPServer(configuration: http, handler: api)
         try server.start()
         api.state.markReady()
         client = HTTPTestClient(port: server.port, timeout: clientTimeout)

@@ -16,50 +16,86 @@ public struct APIError: Error, Sendable {
         self.headers = headers
     }
 
+    /// An error of a row of the error table.
+    public init(_ kind: ErrorStatus, _ message: String, headers: [(String, String)] = []) {
+        self.init(status: kind.status, code: kind.code, message: message, headers: headers)
+    }
+
+    /// Its row of the error table (by status).
+    public var kind: ErrorStatus { .of(status: status) }
+
     public static func invalid(_ message: String) -> APIError {
-        APIError(status: 400, code: "invalid_argument", message: message)
+        APIError(.invalidArgument, message)
     }
 
     public static func invalid(field: String, _ message: String) -> APIError {
         invalid("\(field): \(message)")
     }
 
-    /// The error code the contract's statuses go with.
+    /// The error code the contract's statuses go with (`internal` for others).
     public static func code(for status: Int) -> String {
-        switch status {
-        case 400: "invalid_argument"
-        case 401: "unauthorized"
-        case 404: "not_found"
-        case 406: "not_acceptable"
-        case 405: "method_not_allowed"
-        case 413: "payload_too_large"
-        case 415: "unsupported_media_type"
-        case 422: "non_finite"
-        case 429: "overloaded"
-        case 503: "unavailable"
-        case 504: "deadline_exceeded"
-        default: "internal"
-        }
+        ErrorStatus.of(status: status).code
     }
 
     /// The engine's errors as API errors.
     public init(_ error: SamplingError) {
         switch error {
         case .invalidArgument(let field, let message): self = .invalid(field: field, message)
-        case .nonFinite(let message): self.init(status: 422, code: "non_finite", message: message)
-        case .cancelled: self.init(status: 503, code: "unavailable", message: "the request was cancelled")
-        case .deadlineExceeded:
-            self.init(status: 504, code: "deadline_exceeded", message: "the request's deadline passed; its work was stopped")
+        case .nonFinite(let message): self.init(.nonFinite, message)
+        case .cancelled: self.init(.unavailable, "the request was cancelled")
+        case .deadlineExceeded: self = .deadlineExceeded
         }
     }
 
-    /// `{"error":{"code":…,"message":…}}` as a response.
+    /// The transport's refusals (a body over the limit, the server stopping).
+    public init(_ refusal: HTTPRefusal) {
+        self.init(.of(status: refusal.status), refusal.message)
+    }
+
+    /// `{"error":{"code":…,"message":…}}` as a response that keeps this error for
+    /// the observers of the answer.
     public var response: HTTPResponse {
         let body = JSONValue.object(JSONObject([
             "error": .object(JSONObject(["code": .string(code), "message": .string(message)])),
         ]))
         // Strings only: encoding cannot fail.
         let text = (try? body.encoded()) ?? #"{"error":{"code":"internal","message":"error"}}"#
-        return HTTPResponse(status: status, contentType: "application/json", body: Array(text.utf8), headers: headers)
+        var response = HTTPResponse(status: status, contentType: "application/json", body: Array(text.utf8), headers: headers)
+        response.error = self
+        return response
+    }
+}
+
+// MARK: The server's own errors (the error table's examples use them too)
+
+extension APIError {
+    static func unknownModel(_ name: String) -> APIError {
+        APIError(.notFound, "no model named '\(name)'")
+    }
+
+    static func noRoute(_ path: String) -> APIError {
+        APIError(.notFound, "no route for \(path)")
+    }
+
+    static func methodNotAllowed(_ method: String, _ path: String, allowed: [String]) -> APIError {
+        APIError(.methodNotAllowed, "method \(method) is not allowed for \(path)",
+                 headers: [(ErrorStatus.Header.allow.rawValue, allowed.joined(separator: ", "))])
+    }
+
+    static let unauthorized: APIError = APIError(ErrorStatus.unauthorized, "a valid bearer token is required",
+                                                 headers: [(ErrorStatus.Header.wwwAuthenticate.rawValue, "Bearer realm=\"scoreserve\"")])
+
+    static func unsupportedMediaType(_ media: String) -> APIError {
+        APIError(.unsupportedMediaType, "the body must be application/json, got \(media.isEmpty ? "an empty media type" : media)")
+    }
+
+    static func notReady(draining: Bool) -> APIError {
+        APIError(.unavailable, draining ? "the server is shutting down" : "the server is starting")
+    }
+
+    static let deadlineExceeded: APIError = APIError(ErrorStatus.deadlineExceeded, "the request's deadline passed; its work was stopped")
+
+    static func unexpected(_ what: String) -> APIError {
+        APIError(.internal, "unexpected error: \(what)")
     }
 }

@@ -23,9 +23,23 @@ public final class DeferredHandler: HTTPHandler {
         case "/healthz": (status, body) = (200, #"{"status":"ok"}"#)
         case "/readyz": (status, body) = (503, #"{"ready":false}"#)
         default:
-            responder.respond(APIError(status: 503, code: "unavailable", message: "the server is starting").response)
+            responder.respond(APIError.notReady(draining: false).response)
             return
         }
         responder.respond(HTTPResponse(status: status, contentType: "application/json", body: Array(body.utf8)))
+    }
+
+    /// Passes a refusal to the API once it is installed (which counts and logs it).
+    public func refuse(_ request: HTTPRequest, _ refusal: HTTPRefusal, _ responder: HTTPResponder) {
+        if let handler = api.withLock({ $0 }) {
+            handler.refuse(request, refusal, responder)
+        } else {
+            responder.respond(refusalResponse(refusal))
+        }
+    }
+
+    /// A refusal in the API's error shape, also while starting.
+    public func refusalResponse(_ refusal: HTTPRefusal) -> HTTPResponse {
+        APIError(refusal).response
     }
 }

@@ -153,8 +153,8 @@ private struct Builder {
 
     private func paths() -> JSONValue {
         let name = obj(["$ref": str("#/components/parameters/ModelName")])
-        let posts = [Status.badRequest, .notFound, .payloadTooLarge, .unsupportedMediaType,
-                     .nonFinite, .overloaded, .unavailable, .deadlineExceeded]
+        let posts: [ErrorStatus] = [.invalidArgument, .notFound, .payloadTooLarge, .unsupportedMediaType,
+                                    .nonFinite, .overloaded, .unavailable, .deadlineExceeded]
         return obj([
             "/healthz": obj(["get": operation(
                 id: "getHealth", tag: "service", summary: "Liveness",
@@ -323,90 +323,32 @@ private struct Builder {
         obj(["$ref": str("#/components/headers/\(name)")])
     }
 
-    // MARK: Error answers
+    // MARK: Error answers (rows of `ErrorStatus.all`)
 
-    private enum Status: CaseIterable {
-        case badRequest, unauthorized, notFound, notAcceptable, payloadTooLarge, unsupportedMediaType
-        case nonFinite, overloaded, unavailable, deadlineExceeded
-
-        var code: String {
-            switch self {
-            case .badRequest: "400"
-            case .unauthorized: "401"
-            case .notFound: "404"
-            case .notAcceptable: "406"
-            case .payloadTooLarge: "413"
-            case .unsupportedMediaType: "415"
-            case .nonFinite: "422"
-            case .overloaded: "429"
-            case .unavailable: "503"
-            case .deadlineExceeded: "504"
-            }
-        }
-
-        var component: String {
-            switch self {
-            case .badRequest: "BadRequest"
-            case .unauthorized: "Unauthorized"
-            case .notFound: "NotFound"
-            case .notAcceptable: "NotAcceptable"
-            case .payloadTooLarge: "PayloadTooLarge"
-            case .unsupportedMediaType: "UnsupportedMediaType"
-            case .nonFinite: "NonFinite"
-            case .overloaded: "Overloaded"
-            case .unavailable: "Unavailable"
-            case .deadlineExceeded: "DeadlineExceeded"
-            }
-        }
+    /// The error answers this server can give: the table, less 401 without auth.
+    private var errorRows: [ErrorStatus] {
+        ErrorStatus.all.filter { $0 != .unauthorized || auth }
     }
 
-    private func statusResponse(_ status: Status) -> (String, JSONValue) {
-        (status.code, obj(["$ref": str("#/components/responses/\(status.component)")]))
+    private func statusResponse(_ row: ErrorStatus) -> (String, JSONValue) {
+        (String(row.status), obj(["$ref": str("#/components/responses/\(row.component)")]))
     }
 
-    private func errorResponse(_ status: Status) -> JSONValue {
-        let (description, code, message): (String, String, String)
-        var headers: [(String, JSONValue)] = []
-        switch status {
-        case .badRequest:
-            (description, code, message) = (
-                "Malformed JSON, a wrong type, an out-of-range value, an unknown field, or a sampler not valid for this model; the message names the field.",
-                "invalid_argument", "n must be between 1 and \(limits.maxN)")
-        case .unauthorized:
-            (description, code, message) = (
-                "Missing or invalid bearer token.", "unauthorized", "missing or invalid bearer token")
-            headers = [("WWW-Authenticate", headerRef("WWW-Authenticate"))]
-        case .notFound:
-            (description, code, message) = ("Unknown model.", "not_found", "unknown model 'moons'")
-        case .notAcceptable:
-            (description, code, message) = (
-                "`Accept: image/png` asked of a model whose samples are not images.", "not_acceptable",
-                "image/png needs an image model (data.shape [H, W], [1, H, W] or [3, H, W]); 'moons-vp' has shape [2]")
-        case .payloadTooLarge:
-            (description, code, message) = (
-                "Request body over \(limits.maxBodyBytes) bytes (checked before reading it all).",
-                "payload_too_large", "request body over \(limits.maxBodyBytes) bytes")
-        case .unsupportedMediaType:
-            (description, code, message) = ("Request body is not JSON.", "unsupported_media_type",
-                                            "request body must be application/json")
-        case .nonFinite:
-            (description, code, message) = (
-                "The computation produced a non-finite value (a diverging sampler, an input that overflows); the message says which sample or point.",
-                "non_finite", "sample 3 is not finite")
-        case .overloaded:
-            (description, code, message) = ("Admission queue full; retry after `Retry-After` seconds.",
-                                            "overloaded", "admission queue full")
-            headers = [("Retry-After", headerRef("Retry-After"))]
-        case .unavailable:
-            (description, code, message) = ("Not ready, or draining.", "unavailable", "server is draining")
-        case .deadlineExceeded:
-            (description, code, message) = ("The deadline (`timeout_ms`) passed; the work was stopped.",
-                                            "deadline_exceeded", "deadline of 1000 ms exceeded")
-        }
-        return response(description, content: [("application/json", obj([
+    private func errorResponse(_ row: ErrorStatus) -> JSONValue {
+        response(row.description, content: [("application/json", obj([
             "schema": schemaRef("Error"),
-            "example": obj(["error": obj(["code": str(code), "message": str(message)])]),
-        ]))], headers: headers)
+            "example": obj(["error": obj(["code": str(row.code), "message": str(row.example(limits))])]),
+        ]))], headers: row.headers.map { ($0.rawValue, headerRef($0.rawValue)) })
+    }
+
+    /// A header's component: what it means and its schema.
+    private func headerComponent(_ header: ErrorStatus.Header) -> JSONValue {
+        let (description, schema): (String, JSONValue) = switch header {
+        case .retryAfter: ("Seconds to wait before retrying.", obj(["type": str("integer"), "minimum": int(0)]))
+        case .wwwAuthenticate: ("The authentication scheme to use (Bearer).", obj(["type": str("string")]))
+        case .allow: ("The methods the path takes, comma-separated.", obj(["type": str("string")]))
+        }
+        return obj(["description": str(description), "required": .bool(true), "schema": schema])
     }
 
     // MARK: Components
@@ -424,9 +366,7 @@ private struct Builder {
                 ]),
             ]),
             "headers": headers(),
-            "responses": obj(Status.allCases
-                .filter { $0 != .unauthorized || auth }
-                .map { ($0.component, errorResponse($0)) }),
+            "responses": obj(errorRows.map { ($0.component, errorResponse($0)) }),
         ])
         if auth {
             c["securitySchemes"] = obj([
@@ -441,25 +381,13 @@ private struct Builder {
     }
 
     private func headers() -> JSONValue {
-        var h: [(String, JSONValue)] = [
+        let carried = ErrorStatus.Header.allCases.filter { h in errorRows.contains { $0.headers.contains(h) } }
+        return obj([
             ("X-Request-Id", obj([
                 "description": str("Identifier of the request, for correlating logs."),
                 "schema": obj(["type": str("string")]),
             ])),
-            ("Retry-After", obj([
-                "description": str("Seconds to wait before retrying."),
-                "required": .bool(true),
-                "schema": obj(["type": str("integer"), "minimum": int(0)]),
-            ])),
-        ]
-        if auth {
-            h.append(("WWW-Authenticate", obj([
-                "description": str("The authentication scheme to use (Bearer)."),
-                "required": .bool(true),
-                "schema": obj(["type": str("string")]),
-            ])))
-        }
-        return obj(h)
+        ] + carried.map { ($0.rawValue, headerComponent($0)) })
     }
 
     private func schemas() -> JSONValue {
@@ -501,12 +429,10 @@ private struct Builder {
     }
 
     private func errorSchema() -> JSONValue {
-        let codes = ["invalid_argument", "unauthorized", "not_found", "method_not_allowed",
-                     "payload_too_large", "unsupported_media_type", "non_finite", "overloaded",
-                     "unavailable", "deadline_exceeded"]
+        let codes = errorRows.map(\.code)
         return objectSchema([
             ("error", objectSchema([
-                ("code", string("Machine-readable code: " + codes.joined(separator: ", ") + ".")),
+                ("code", enumeration(codes, "Machine-readable code: " + codes.joined(separator: ", ") + ".")),
                 ("message", string("Human-readable message; names the offending field where there is one.")),
             ], required: ["code", "message"], closed: true)),
         ], required: ["error"], closed: true, "Every error answer.")

@@ -38,7 +38,7 @@ extension ScoreAPI {
         let control = control(for: responder, timeoutMs: timeoutMs, progress: progress)
         engine.submit(plan, control: control) { [self] result in
             admission.release(cost)
-            finished(result, control: control, submitted: submitted, progress: progress)
+            finished(control: control, submitted: submitted, progress: progress)
             switch result {
             case .failure(let error): responder.respond(APIError(error).response)
             case .success(let value):
@@ -68,7 +68,6 @@ extension ScoreAPI {
         }
         try runJob(plan, responder: responder, timeoutMs: timeout(values)) { [self] s, elapsed in
             metrics.addSamples(s.nfe.count)
-            metrics.addNetworkEvaluations(s.nfe.reduce(0, +))
             // The format follows Accept: caches must key on it.
             if npy {
                 let body = NPY.encode(float32: s.samples, shape: [s.nfe.count] + model.data.shape)
@@ -92,7 +91,6 @@ extension ScoreAPI {
         let values = try read(.likelihood, request, model)
         let plan = try plan { () throws(SamplingError) in try LikelihoodPlan(model, LikelihoodOptions(values)) }
         try runJob(plan, responder: responder, timeoutMs: timeout(values)) { [self] l, elapsed in
-            metrics.addNetworkEvaluations(l.nfe.reduce(0, +))
             return json(.object(Answer.likelihood(l, plan: plan, elapsedMs: elapsed)))
         }
     }
@@ -104,7 +102,6 @@ extension ScoreAPI {
         let values = try read(.encode, request, model)
         let plan = try plan { () throws(SamplingError) in try EncodePlan(model, EncodeOptions(values)) }
         try runJob(plan, responder: responder, timeoutMs: timeout(values)) { [self] e, elapsed in
-            metrics.addNetworkEvaluations(e.nfe.reduce(0, +))
             return json(.object(Answer.encode(e, model: model, elapsedMs: elapsed)))
         }
     }
@@ -116,7 +113,6 @@ extension ScoreAPI {
         let values = try read(.score, request, model)
         let plan = try plan { () throws(SamplingError) in try ScorePlan(model, ScoreOptions(values)) }
         try runJob(plan, responder: responder, timeoutMs: timeout(values)) { [self] s, _ in
-            metrics.addNetworkEvaluations(plan.count)
             return json(.object(Answer.score(s, model: model)))
         }
     }

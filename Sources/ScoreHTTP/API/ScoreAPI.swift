@@ -9,7 +9,8 @@ import Synchronization
 
 /// The HTTP API of the contract (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`,
 /// `/v1/models…`): validates requests, admits work, runs it on the engine and encodes
-/// the answers. It knows the transport only through `HTTPRequest` and `HTTPResponder`.
+/// the answers. It knows the transport only through `HTTPRequest`, `HTTPResponder` and
+/// `HTTPRefusal`.
 public final class ScoreAPI: HTTPHandler {
     public let engine: SamplingEngine
     public let configuration: APIConfiguration
@@ -19,6 +20,8 @@ public final class ScoreAPI: HTTPHandler {
     let modelNames: [String]
     let admission: Admission
     let logger: Logger
+    /// Writes every request's metrics and log line.
+    private let recorder: RequestRecorder
     /// Cancellation tokens of the jobs in flight.
     let jobs = Mutex<[ObjectIdentifier: CancellationToken]>([:])
     private let openAPIText: [UInt8]
@@ -47,18 +50,13 @@ public final class ScoreAPI: HTTPHandler {
         admission = Admission(capacity: configuration.limits.maxWork)
         let document = OpenAPIDocument.make(limits: configuration.limits, authEnabled: configuration.apiKey != nil)
         openAPIText = Array(((try? document.encoded()) ?? "{}").utf8)
-        router = HTTPRouter { status, message in
-            APIError(status: status, code: APIError.code(for: status), message: message).response
-        }
+        router = HTTPRouter()
+        recorder = RequestRecorder(metrics: metrics, logger: logger)
         metrics.setModelsLoaded(models.count)
         let stats = engine.stats
         metrics.setEngineSteps { stats.stepsRun }
+        metrics.setNetworkEvaluations { stats.networkEvaluations }
         addRoutes()
-    }
-
-    /// The error answer for the transport's own refusals (413).
-    public static func errorResponse(status: Int, message: String) -> HTTPResponse {
-        APIError(status: status, code: APIError.code(for: status), message: message).response
     }
 
     private func addRoutes() {
@@ -102,24 +100,35 @@ public final class ScoreAPI: HTTPHandler {
     // MARK: Handling
 
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let route = router.pattern(for: request.path) ?? "unmatched"
-        metrics.requestStarted()
-        let wrapped = responder.wrapping { [metrics, logger] response in
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            metrics.requestFinished()
-            metrics.observeRequest(route: route, method: ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(request.method) ? request.method : "OTHER", status: response.status, seconds: seconds)
-            logger.info("request", metadata: [
-                "id": "\(request.id)", "method": "\(request.method)", "route": "\(route)",
-                "path": "\(request.path)", "status": "\(response.status)",
-                "duration_ms": "\((seconds * 1e6).rounded() / 1e3)",
-            ])
-            return response
+        let match = router.match(method: request.method, path: request.path)
+        recorder.watch(request, route: match.pattern ?? "unmatched", responder)
+        switch match {
+        case .route(let route, _, let parameters):
+            var r = request
+            r.parameters = parameters
+            route(r, responder)
+        case .notFound:
+            responder.respond(APIError.noRoute(request.path).response)
+        case .methodNotAllowed(_, let allowed):
+            responder.respond(APIError.methodNotAllowed(request.method, request.path, allowed: allowed).response)
         }
-        router.handle(request, wrapped)
     }
 
-    /// Runs a `/v1` handler: authentication, draining, media type; errors become answers.
+    /// Answers the transport's refusal (a body over the limit) like any request: it is
+    /// counted under its route and logged.
+    public func refuse(_ request: HTTPRequest, _ refusal: HTTPRefusal, _ responder: HTTPResponder) {
+        let route = router.match(method: request.method, path: request.path).pattern
+        recorder.watch(request, route: route ?? "unmatched", responder)
+        responder.respond(refusalResponse(refusal))
+    }
+
+    /// A refusal in the API's error shape (413 `payload_too_large`, 503 `unavailable`).
+    public func refusalResponse(_ refusal: HTTPRefusal) -> HTTPResponse {
+        APIError(refusal).response
+    }
+
+    /// Runs a `/v1` handler: authentication, draining, media type; errors become answers
+    /// (counted by the recorder, from the error table).
     private func guarded(_ request: HTTPRequest, _ responder: HTTPResponder, post: Bool,
                          _ body: () throws -> Void) {
         do {
@@ -127,30 +136,20 @@ public final class ScoreAPI: HTTPHandler {
                 // The scheme is case-insensitive (RFC 9110); the token is not.
                 guard let given = request.header("authorization"), given.lowercased().hasPrefix("bearer "),
                       constantTimeEqual(String(given.dropFirst(7)).trimmingCharacters(in: .whitespaces), key) else {
-                    metrics.reject(reason: "unauthorized")
-                    throw APIError(status: 401, code: "unauthorized", message: "a valid bearer token is required",
-                                   headers: [("WWW-Authenticate", "Bearer realm=\"scoreserve\"")])
+                    throw APIError.unauthorized
                 }
             }
             if post {
-                guard state.isReady else {
-                    metrics.reject(reason: "draining")
-                    throw APIError(status: 503, code: "unavailable",
-                                   message: state.current == .draining ? "the server is shutting down" : "the server is starting")
-                }
+                guard state.isReady else { throw APIError.notReady(draining: state.current == .draining) }
                 try requireJSON(request)
             }
             try body()
         } catch let error as APIError {
-            if error.status == 400 { metrics.reject(reason: "invalid") }
-            if error.status == 429 { metrics.reject(reason: "overloaded") }
             responder.respond(error.response)
         } catch let error as SamplingError {
-            let e = APIError(error)
-            if e.status == 400 { metrics.reject(reason: "invalid") }
-            responder.respond(e.response)
+            responder.respond(APIError(error).response)
         } catch {
-            responder.respond(APIError(status: 500, code: "internal", message: "\(error)").response)
+            responder.respond(APIError.unexpected("\(error)").response)
         }
     }
 
@@ -163,14 +162,13 @@ public final class ScoreAPI: HTTPHandler {
         if media == "application/json" || media.hasSuffix("+json") || media == "application/x-www-form-urlencoded" {
             return
         }
-        throw APIError(status: 415, code: "unsupported_media_type",
-                       message: "the body must be application/json, got \(media.isEmpty ? "an empty media type" : media)")
+        throw APIError.unsupportedMediaType(media)
     }
 
     func model(_ request: HTTPRequest) throws(APIError) -> ScoreModel {
         let name = request.parameters["name"] ?? ""
         guard let m = models[name] else {
-            throw APIError(status: 404, code: "not_found", message: "no model named '\(name)'")
+            throw APIError.unknownModel(name)
         }
         return m
     }
@@ -179,7 +177,7 @@ public final class ScoreAPI: HTTPHandler {
         do {
             return HTTPResponse(status: status, contentType: "application/json", body: Array(try value.encoded().utf8))
         } catch {
-            return APIError(status: 422, code: "non_finite", message: "the answer holds a non-finite number: \(error)").response
+            return APIError(.nonFinite, "the answer holds a non-finite number: \(error)").response
         }
     }
 
@@ -193,23 +191,19 @@ public final class ScoreAPI: HTTPHandler {
         for token in jobs.withLock({ Array($0.values) }) { token.cancel() }
     }
 
-    /// Ties a job to its client: a disconnect cancels it.
+    /// Ties a job to its client: a disconnect cancels it (the recorder counts it).
     func control(for responder: HTTPResponder, timeoutMs: Int64?, progress: JobProgress) -> JobControl {
         let token = CancellationToken()
         jobs.withLock { $0[ObjectIdentifier(token)] = token }
-        responder.disconnect.onDisconnect { [metrics] in
-            if !token.isCancelled { metrics.reject(reason: "cancelled") }
-            token.cancel()
-        }
+        responder.disconnect.onDisconnect { token.cancel() }
         return JobControl(token: token, deadline: deadline(timeoutMs), progress: progress)
     }
 
-    /// Records a finished job's outcome in the metrics.
-    func finished<T>(_ result: Result<T, SamplingError>, control: JobControl, submitted: UInt64, progress: JobProgress) {
+    /// Records a finished job's queue wait (its answer is counted by the recorder).
+    func finished(control: JobControl, submitted: UInt64, progress: JobProgress) {
         _ = jobs.withLock { $0.removeValue(forKey: ObjectIdentifier(control.token)) }
         let started = progress.firstChunkStartNanoseconds
         if started > submitted { metrics.observeQueueWait(seconds: Double(started - submitted) / 1e9) }
-        if case .failure(.deadlineExceeded) = result { metrics.reject(reason: "deadline") }
     }
 }
 

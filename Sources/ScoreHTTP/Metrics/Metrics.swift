@@ -11,11 +11,13 @@ import Synchronization
 /// Label values are free text and are escaped, but each distinct value is a series
 /// for ever: callers pass route templates (not raw paths), and a fixed set of methods
 /// and rejection reasons.
+///
+/// The server writes request metrics from one place, `RequestRecorder`, and reads the
+/// engine's counters (steps, network evaluations) at exposition time.
 public final class Metrics: Sendable {
-    /// The rejection reasons the server uses; their series exist (at 0) from the start.
-    static let rejectionReasons = [
-        "overloaded", "draining", "too_large", "invalid", "unauthorized", "deadline", "cancelled",
-    ]
+    /// The rejection reasons the server uses (the error table's and `cancelled`); their
+    /// series exist (at 0) from the start.
+    static let rejectionReasons = ErrorStatus.rejectionReasons
 
     /// Labels of one `scoreserve_http_requests_total` series.
     struct RequestKey: Hashable, Comparable {
@@ -35,9 +37,9 @@ public final class Metrics: Sendable {
         var rejected: [String: Int] = [:]
         var queueWait = Histogram()
         var workInFlight = 0
-        var networkEvaluations = 0
         var samples = 0
         var engineSteps: (@Sendable () -> Int)? = nil
+        var networkEvaluations: (@Sendable () -> Int)? = nil
         var modelsLoaded = 0
         var ready = false
     }
@@ -89,17 +91,11 @@ public final class Metrics: Sendable {
 
     /// Counts a request turned away, in `scoreserve_rejected_requests_total{reason}`.
     ///
-    /// The server's reasons are `overloaded`, `draining`, `too_large`, `invalid`,
-    /// `unauthorized`, `deadline` and `cancelled`; any other string makes a new series.
+    /// The server's reasons are the error table's (`ErrorStatus.rejection`: `invalid`,
+    /// `unauthorized`, `too_large`, `overloaded`, `draining`, `deadline`) and
+    /// `cancelled`; any other string makes a new series.
     public func reject(reason: String) {
         state.withLock { $0.rejected[reason, default: 0] += 1 }
-    }
-
-    /// Adds `n` score-network evaluations to `scoreserve_network_evaluations_total`
-    /// (a counter: `n <= 0` is ignored).
-    public func addNetworkEvaluations(_ n: Int) {
-        guard n > 0 else { return }
-        state.withLock { $0.networkEvaluations += n }
     }
 
     /// Adds `n` produced samples to `scoreserve_samples_total` (a counter: `n <= 0` is
@@ -122,6 +118,14 @@ public final class Metrics: Sendable {
         state.withLock { $0.engineSteps = provider }
     }
 
+    /// Sets where `scoreserve_network_evaluations_total` comes from: `provider` is
+    /// called at each exposition (outside the registry's lock) and should read the
+    /// engine's counter, which grows as evaluations happen, so a long job shows in a
+    /// rate while it runs. Until it is set the counter reads 0; negative values read 0.
+    public func setNetworkEvaluations(_ provider: @escaping @Sendable () -> Int) {
+        state.withLock { $0.networkEvaluations = provider }
+    }
+
     /// Sets the `scoreserve_models_loaded` gauge.
     public func setModelsLoaded(_ n: Int) {
         state.withLock { $0.modelsLoaded = n }
@@ -137,6 +141,7 @@ public final class Metrics: Sendable {
     public func exposition() -> String {
         let s = state.withLock { $0 }
         let engineSteps = max(s.engineSteps?() ?? 0, 0)
+        let networkEvaluations = max(s.networkEvaluations?() ?? 0, 0)
         var out = Exposition()
 
         out.family("scoreserve_http_requests_total", .counter,
@@ -173,7 +178,7 @@ public final class Metrics: Sendable {
 
         out.family("scoreserve_network_evaluations_total", .counter,
                    "Score-network evaluations.")
-        out.sample("scoreserve_network_evaluations_total", [], String(s.networkEvaluations))
+        out.sample("scoreserve_network_evaluations_total", [], String(networkEvaluations))
 
         out.family("scoreserve_samples_total", .counter, "Samples produced.")
         out.sample("scoreserve_samples_total", [], String(s.samples))
