@@ -10,7 +10,7 @@ import Synchronization
 /// `ScoreAPI.handle`, answers are read from an in-memory responder. Tests of what the
 /// API answers use it; transport behaviour (connections, limits, disconnects, slow
 /// clients) stays with `TestServer`.
-final class InMemoryAPI: Sendable {
+final class InMemoryAPI: EngineWatching {
     let engine: SamplingEngine
     let api: ScoreAPI
     private let nextID = Atomic<Int>(0)

@@ -124,7 +124,16 @@ final class TestServer: Sendable {
         try await onThread { try connection.read() }
     }
 
-    // MARK: Waiting on the engine
+}
+
+/// A test target whose engine's step counter can be watched.
+protocol EngineWatching: Sendable {
+    var stepsRun: Int { get }
+}
+
+extension TestServer: EngineWatching {}
+
+extension EngineWatching {
 
     /// Polls until the engine's step counter has grown by `by` (a job is running);
     /// false if it did not within `seconds`.
