@@ -154,10 +154,8 @@ public final class SamplingEngine: Sendable {
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             try control.check()
             let first = chunk * size, rows = Swift.min(size, n - first)
-            var x = Array(plan.x[(first * d)..<((first + rows) * d)])
-            model.data.toModel(&x)
-            let workspace = ScoreWorkspace(network: model.network, rows: rows)
-            let out = workspace.score(x.map { Float($0) }, times: Array(plan.times[first..<(first + rows)]))
+            let out = model.scores(dataSpace: Array(plan.x[(first * d)..<((first + rows) * d)]),
+                                   times: Array(plan.times[first..<(first + rows)]))
             control.stats?.evaluated(rows: rows)
             for (i, v) in out.enumerated() {
                 guard v.isFinite else { throw .nonFinite("the score of point \(first + i / d) is not finite") }

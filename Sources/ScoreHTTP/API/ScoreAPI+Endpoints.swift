@@ -11,8 +11,7 @@ extension ScoreAPI {
     /// The fields of an operation's request, read from the body by the request-field
     /// table with this server's limits.
     private func read(_ operation: ScoreSampling.Operation, _ request: HTTPRequest, _ model: ScoreModel) throws(APIError) -> FieldValues {
-        try RequestReader.read(request.body, table: RequestFields.table(operation, limits: limits.fields),
-                               shape: model.data.shape)
+        try RequestReader.read(request.body, table: fieldTables[operation]!, shape: model.data.shape)
     }
 
     /// A request's `timeout_ms`, if given.

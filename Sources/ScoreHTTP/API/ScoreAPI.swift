@@ -19,6 +19,8 @@ public final class ScoreAPI: HTTPHandler {
     let models: [String: ScoreModel]
     let modelNames: [String]
     let admission: Admission
+    /// Each operation's request-field table under this server's limits, built once.
+    let fieldTables: [ScoreSampling.Operation: [RequestField]]
     let logger: Logger
     /// Writes every request's metrics and log line.
     private let recorder: RequestRecorder
@@ -48,6 +50,10 @@ public final class ScoreAPI: HTTPHandler {
         self.models = byName
         modelNames = byName.keys.sorted()
         admission = Admission(capacity: configuration.limits.maxWork)
+        let limits = configuration.limits.fields
+        fieldTables = Dictionary(uniqueKeysWithValues: ScoreSampling.Operation.allCases.map {
+            ($0, RequestFields.table($0, limits: limits))
+        })
         let document = OpenAPIDocument.make(limits: configuration.limits, authEnabled: configuration.apiKey != nil)
         openAPIText = Array(((try? document.encoded()) ?? "{}").utf8)
         router = HTTPRouter()

@@ -2,7 +2,7 @@ import ScoreCore
 
 /// The limits the request-field table's ranges depend on: the engine's own, or a
 /// server's tighter ones.
-public struct FieldLimits: Sendable {
+public struct FieldLimits: Sendable, Equatable {
     public var maxN = 1_000_000
     public var maxSteps = 10_000_000
     public var maxPoints = 1_000_000
@@ -28,18 +28,26 @@ public struct FieldLimits: Sendable {
 public enum RequestFields {
     /// The rows of `operation`, in documentation order.
     public static func table(_ operation: Operation, limits: FieldLimits = .engine) -> [RequestField] {
-        let rows = common(limits) + Samplers.ownFields
-        return rows.filter { $0.operations.contains(operation) }
+        if limits == .engine, let rows = engineTables[operation] { return rows }
+        return (common(limits) + Samplers.ownFields).filter { $0.operations.contains(operation) }
     }
 
-    /// Every row of every operation.
-    public static func all(limits: FieldLimits = .engine) -> [RequestField] {
-        common(limits) + Samplers.ownFields
+    /// The engine's tables, built once: requests read them on every call.
+    private static let engineTables: [Operation: [RequestField]] = Dictionary(uniqueKeysWithValues: Operation.allCases.map { op in
+        (op, (common(.engine) + Samplers.ownFields).filter { $0.operations.contains(op) })
+    })
+    private static let engineRows: [Operation: [String: RequestField]] = engineTables.mapValues { rows in
+        Dictionary(rows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    /// The row of `name` in `operation`'s table, for the engine's reads.
-    static func row(_ name: String, _ operation: Operation, limits: FieldLimits = .engine) -> RequestField {
-        table(operation, limits: limits).first { $0.name == name }!
+    /// The row of `name` in `operation`'s table (engine limits), for the engine's reads.
+    static func row(_ name: String, _ operation: Operation) -> RequestField {
+        engineRows[operation]![name]!
+    }
+
+    /// Whether `operation`'s table has a row `name`.
+    static func has(_ name: String, _ operation: Operation) -> Bool {
+        engineRows[operation]![name] != nil
     }
 
     /// Largest `offset`: 2^53 − 1, so every sample index stays exact as a JSON number.

@@ -55,8 +55,7 @@ public struct ScoreOptions: PointOptions {
 extension FieldValues {
     /// Fails on the first field that `operation`'s table does not have.
     func rejectUnknown(_ operation: Operation) throws(SamplingError) {
-        let table = RequestFields.table(operation)
-        if let name = names.first(where: { name in !table.contains { $0.name == name } }) {
+        if let name = names.first(where: { !RequestFields.has($0, operation) }) {
             throw .invalidArgument(field: name, message: "unknown field")
         }
     }

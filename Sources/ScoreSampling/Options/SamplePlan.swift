@@ -36,11 +36,9 @@ public struct SamplePlan: Sendable {
     /// Fills in the defaults of the contract and validates every field against `model`.
     public init(_ model: ScoreModel, _ options: SampleOptions) throws(SamplingError) {
         let values = options.values
+        try values.rejectUnknown(.sample)
         let table = RequestFields.table(.sample)
-        for name in values.names where !table.contains(where: { $0.name == name }) {
-            throw .invalidArgument(field: name, message: "unknown field")
-        }
-        func row(_ name: String) -> RequestField { table.first { $0.name == name }! }
+        func row(_ name: String) -> RequestField { RequestFields.row(name, .sample) }
         let samplerName = try values.string(row("sampler")) ?? Samplers.defaultName
         guard let kind = SamplerRegistry.named(samplerName) else {
             throw .invalidArgument(field: "sampler", message: "unknown sampler \"\(samplerName)\"")
