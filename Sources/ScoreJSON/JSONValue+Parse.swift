@@ -16,7 +16,7 @@ extension JSONValue {
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
             throw JSONError(text.isEmpty ? "invalid JSON" : text,
-                            line: Int(error.line), column: Int(error.column))
+                            line: Int(error.line), column: Int(error.column), position: Int(error.position))
         }
         defer { sj_decref(root) }
         return convert(root)

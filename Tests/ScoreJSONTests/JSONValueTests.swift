@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import ScoreJSON
 
 @Suite("JSON through jansson")
@@ -56,5 +57,30 @@ struct JSONValueTests {
         } catch {
             #expect(error.message.contains("$.x[1]"))
         }
+    }
+}
+
+@Suite("JSONMember")
+struct JSONMemberTests {
+    /// The member whose value holds a byte offset, past strings with braces, commas and
+    /// escaped quotes, and past nested objects.
+    @Test func findsTheMemberHoldingAPosition() throws {
+        let text = #"{"a": "x,}\"{", "b": {"c": [1, 2]}, "n": 123456789012345678901234, "z": 1}"#
+        let bytes = Array(text.utf8)
+        func offset(_ needle: String) -> Int { text.utf8.distance(from: text.startIndex, to: text.range(of: needle)!.lowerBound) }
+        #expect(JSONMember.containing(offset("123456") + 5, in: bytes)?.key == "n")
+        #expect(JSONMember.containing(offset("123456") + 5, in: bytes)?.value == "123456789012345678901234")
+        #expect(JSONMember.containing(offset("[1, 2]") + 1, in: bytes)?.key == "b")
+        #expect(JSONMember.containing(offset("x,}"), in: bytes)?.key == "a")
+        #expect(JSONMember.containing(offset(": 1}") + 2, in: bytes)?.key == "z")
+        // The parser reports where it stopped: the member is found from that offset.
+        do {
+            _ = try JSONValue.parse(text)
+            Issue.record("an integer past 64 bits parsed")
+        } catch {
+            #expect(error.isNumberOutOfRange, "\(error)")
+            #expect(JSONMember.containing(error.position, in: bytes)?.key == "n", "position \(error.position)")
+        }
+        #expect(JSONMember.containing(3, in: Array("[1, 2]".utf8)) == nil)
     }
 }

@@ -85,8 +85,10 @@ extension APIError {
     static let unauthorized: APIError = APIError(ErrorStatus.unauthorized, "a valid bearer token is required",
                                                  headers: [(ErrorStatus.Header.wwwAuthenticate.rawValue, "Bearer realm=\"scoreserve\"")])
 
-    static func unsupportedMediaType(_ media: String) -> APIError {
-        APIError(.unsupportedMediaType, "the body must be application/json, got \(media.isEmpty ? "an empty media type" : media)")
+    /// `media` nil: the request had no `Content-Type`.
+    static func unsupportedMediaType(_ media: String?) -> APIError {
+        let given = media.map { $0.isEmpty ? "an empty media type" : $0 } ?? "no Content-Type"
+        return APIError(.unsupportedMediaType, "the body must be application/json (Content-Type: application/json), got \(given)")
     }
 
     static func notReady(draining: Bool) -> APIError {

@@ -9,7 +9,7 @@ enum RequestReader {
     static func read(_ body: [UInt8], table: [RequestField], shape: [Int]) throws(APIError) -> FieldValues {
         let value: JSONValue
         do { value = try JSONValue.parse(body) } catch {
-            throw .invalid("malformed JSON: \(error)")
+            throw outOfRange(error, body, table) ?? .invalid("malformed JSON: \(error)")
         }
         guard case .object(let object) = value else {
             throw .invalid("the body must be a JSON object, got \(value.typeName)")
@@ -29,6 +29,23 @@ enum RequestReader {
             throw .invalid(field: row.name, "is required")
         }
         return values
+    }
+
+    /// A number the parser could not hold (past 64 bits, past Double) as the 400 of the
+    /// field it was given for, when that can be found.
+    private static func outOfRange(_ error: JSONError, _ body: [UInt8], _ table: [RequestField]) -> APIError? {
+        guard error.isNumberOutOfRange, let (name, text) = JSONMember.containing(error.position, in: body) else { return nil }
+        guard let row = table.first(where: { $0.name == name }) else { return .invalid(field: name, "unknown field") }
+        switch row.kind {
+        case .integer(let range):
+            return .invalid(field: name, "must be between \(range.lowerBound) and \(range.upperBound), got \(text)")
+        case .number(let range):
+            return .invalid(field: name, "must be \(range), got \(text)")
+        case .points, .times:
+            return .invalid(field: name, "holds a number too large to represent")
+        case .boolean, .choice:
+            return .invalid(field: name, "must be \(row.kind == .boolean ? "true or false" : "a string"), got a number")
+        }
     }
 
     /// A JSON value as the row's kind of field value (its range is checked by the row).

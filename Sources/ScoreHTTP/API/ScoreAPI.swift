@@ -159,13 +159,15 @@ public final class ScoreAPI: HTTPHandler {
         }
     }
 
-    /// 415 unless the body is declared JSON (curl's default form type is let through:
-    /// the JSON parser then decides).
+    /// 415 unless the body is declared JSON: `application/json` or `application/*+json`.
+    /// A form post (`application/x-www-form-urlencoded`, curl's `-d` default) or a body
+    /// without a type is refused too: a web page can send those cross-site without a
+    /// CORS preflight, and must never start work on a server a browser can reach.
     private func requireJSON(_ request: HTTPRequest) throws(APIError) {
-        guard let type = request.header("content-type") else { return }
+        guard let type = request.header("content-type") else { throw APIError.unsupportedMediaType(nil) }
         let media = (type.split(separator: ";", omittingEmptySubsequences: false).first.map(String.init) ?? "")
             .trimmingCharacters(in: .whitespaces).lowercased()
-        if media == "application/json" || media.hasSuffix("+json") || media == "application/x-www-form-urlencoded" {
+        if media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) {
             return
         }
         throw APIError.unsupportedMediaType(media)
