@@ -17,6 +17,9 @@ typedef struct {
     unsigned int connection_limit;
     unsigned int connection_timeout_s;
     size_t connection_memory_limit;
+    unsigned int per_ip_connection_limit;   // 0: no limit per client address
+    MHD_NotifyConnectionCallback notify_connection; // NULL: none
+    void *notify_connection_cls;
 } smhd_settings;
 
 /// `MHD_start_daemon` is variadic (options as a list ending in MHD_OPTION_END),
@@ -26,12 +29,14 @@ static inline struct MHD_Daemon *smhd_start_daemon(
     MHD_AccessHandlerCallback handler, void *handler_cls,
     MHD_RequestCompletedCallback completed, void *completed_cls)
 {
-    struct MHD_OptionItem ops[8];
+    struct MHD_OptionItem ops[10];
     int i = 0;
     if (s->bind_addr) { ops[i].option = MHD_OPTION_SOCK_ADDR; ops[i].value = 0; ops[i].ptr_value = (void *)s->bind_addr; i++; }
     if (s->thread_pool_size) { ops[i].option = MHD_OPTION_THREAD_POOL_SIZE; ops[i].value = s->thread_pool_size; ops[i].ptr_value = NULL; i++; }
     if (s->connection_limit) { ops[i].option = MHD_OPTION_CONNECTION_LIMIT; ops[i].value = s->connection_limit; ops[i].ptr_value = NULL; i++; }
     if (s->connection_timeout_s) { ops[i].option = MHD_OPTION_CONNECTION_TIMEOUT; ops[i].value = s->connection_timeout_s; ops[i].ptr_value = NULL; i++; }
+    if (s->per_ip_connection_limit) { ops[i].option = MHD_OPTION_PER_IP_CONNECTION_LIMIT; ops[i].value = s->per_ip_connection_limit; ops[i].ptr_value = NULL; i++; }
+    if (s->notify_connection) { ops[i].option = MHD_OPTION_NOTIFY_CONNECTION; ops[i].value = (intptr_t)s->notify_connection; ops[i].ptr_value = s->notify_connection_cls; i++; }
     if (s->connection_memory_limit) { ops[i].option = MHD_OPTION_CONNECTION_MEMORY_LIMIT; ops[i].value = (intptr_t)s->connection_memory_limit; ops[i].ptr_value = NULL; i++; }
     ops[i].option = MHD_OPTION_END; ops[i].value = 0; ops[i].ptr_value = NULL;
     return MHD_start_daemon(s->flags, s->port, NULL, NULL, handler, handler_cls,

@@ -141,6 +141,7 @@ private func dispatch(_ state: RequestState, _ server: HTTPServer, _ connection:
     }
     state.responder = responder
     state.connection = connection
+    if let connection { server.deadlines?.received(connection) }
     state.inCallback = true
     let refusal = state.refusal
     state.lock.unlock()
@@ -182,5 +183,21 @@ func requestCompleted(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePoint
     let responder = state.responder
     state.lock.unlock()
     if code != .REQUEST_TERMINATED_COMPLETED_OK { responder?.disconnect.fire() }
+    if let connection { server.deadlines?.answered(connection) }
     server.active.subtract(1, ordering: .relaxed)
+}
+
+/// libmicrohttpd's connection notifications: connections are watched for the request
+/// deadline from the moment they open until they close.
+func connectionNotified(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+                        _ socketContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                        _ code: MHD_ConnectionNotificationCode) {
+    guard let cls, let connection else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    guard let deadlines = server.deadlines else { return }
+    if code == .CONNECTION_NOTIFY_STARTED {
+        deadlines.opened(connection, fd: smhd_connection_fd(connection))
+    } else {
+        deadlines.closed(connection)
+    }
 }

@@ -8,6 +8,8 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let handler: any HTTPHandler
     let watcher = DisconnectWatcher()
+    /// Closes connections slow to deliver a request; nil without a deadline.
+    let deadlines: ReceiveDeadlines?
     /// Requests waiting for their answer with the connection suspended.
     private let suspended = Mutex<[ObjectIdentifier: RequestState]>([:])
     /// The daemon pointer. @unchecked Sendable: libmicrohttpd's daemon calls used here
@@ -28,7 +30,11 @@ public final class HTTPServer: Sendable {
     public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
         self.configuration = configuration
         self.handler = handler
+        deadlines = configuration.requestDeadlineSeconds > 0 ? ReceiveDeadlines(seconds: configuration.requestDeadlineSeconds) : nil
     }
+
+    /// Connections closed so far because their request did not arrive within the deadline.
+    public var connectionsClosedForDeadline: Int { deadlines?.closedCount.load(ordering: .relaxed) ?? 0 }
 
     /// The port it listens on (after `start`, also when configured with port 0).
     public var port: UInt16 { boundPort.load(ordering: .relaxed) }
@@ -69,6 +75,11 @@ public final class HTTPServer: Sendable {
                 settings.connection_limit = UInt32(max(1, c.connectionLimit))
                 settings.connection_timeout_s = UInt32(max(1, c.connectionTimeoutSeconds))
                 settings.connection_memory_limit = 64 * 1024
+                settings.per_ip_connection_limit = UInt32(max(0, c.perClientConnectionLimit))
+                if deadlines != nil {
+                    settings.notify_connection = connectionNotified
+                    settings.notify_connection_cls = context
+                }
                 return smhd_start_daemon(&settings, accessHandler, context, requestCompleted, context)
             }
         }
@@ -116,6 +127,7 @@ public final class HTTPServer: Sendable {
         let d = daemon.withLock { d -> Daemon? in defer { d = nil }; return d }
         if let d { MHD_stop_daemon(d.pointer) }
         watcher.stop()
+        deadlines?.stop()
     }
 
     /// A usable request id: the client's if short and printable, else a new one.

@@ -8,7 +8,16 @@ public struct HTTPServerConfiguration: Sendable {
     public var threads = 4
     /// Open connections at most; more are refused by libmicrohttpd.
     public var connectionLimit = 1024
-    /// Seconds an idle connection is kept.
+    /// Open connections from one client address at most (libmicrohttpd's per-IP
+    /// limit), so one client cannot fill the table; 0 for none. Behind a proxy every
+    /// request comes from the proxy's few addresses: set 0 there (the proxy limits its
+    /// clients itself).
+    public var perClientConnectionLimit = 64
+    /// Seconds a connection may take to deliver a whole request, headers and body,
+    /// counted from its opening or from its last answer (so also the longest idle
+    /// keep-alive); past it the connection is closed. 0 for no deadline.
+    public var requestDeadlineSeconds = 10.0
+    /// Seconds without any traffic after which libmicrohttpd closes a connection.
     public var connectionTimeoutSeconds = 120
     /// Largest request body; larger ones get 413 (from `Content-Length` before reading,
     /// for chunked bodies once they pass it).

@@ -12,9 +12,17 @@ struct Serve: ParsableCommand {
         abstract: "Serve every model under a directory over HTTP.",
         discussion: """
             Every option can also be set by the environment variable named in its help
-            (the flag wins). On SIGTERM or SIGINT the server turns /readyz to 503, answers
-            new work with 503, finishes the work in flight (up to --grace-seconds), stops
-            listening and exits 0.
+            (the flag wins). On SIGTERM the server turns /readyz to 503 at once and keeps
+            serving new work for --lame-duck-seconds (so load balancers that check /readyz
+            take it out before it refuses anything), then answers new work with 503,
+            finishes the work in flight (up to --grace-seconds), stops listening and exits
+            0. SIGINT (Ctrl-C) does the same without the lame-duck period.
+
+            Slow clients: a connection must deliver a whole request within
+            --request-deadline-seconds, and one client address may hold at most
+            --per-client-connection-limit connections (set 0 behind a proxy, whose address
+            every request comes from). --probe-port adds a listener for /healthz, /readyz
+            and /metrics alone, for health checks that API clients cannot crowd out.
 
             Examples:
               scoreserve serve --models Models --port 8080
@@ -34,6 +42,12 @@ struct Serve: ParsableCommand {
     var httpThreads: Int?
     @Option(help: "Open connections at most. [SCORESERVE_CONNECTION_LIMIT, default 1024]")
     var connectionLimit: Int?
+    @Option(help: "Open connections from one client address at most; 0 for no limit (behind a proxy). [SCORESERVE_PER_CLIENT_CONNECTION_LIMIT, default 64]")
+    var perClientConnectionLimit: Int?
+    @Option(help: "Seconds a connection may take to deliver a whole request (and the longest idle keep-alive); 0 for none. [SCORESERVE_REQUEST_DEADLINE_SECONDS, default 10]")
+    var requestDeadlineSeconds: Double?
+    @Option(help: "Port of a second listener that serves /healthz, /readyz and /metrics only; 0 for none. [SCORESERVE_PROBE_PORT, default 0]")
+    var probePort: Int?
     @Option(help: "Largest request body in bytes. [SCORESERVE_MAX_BODY_BYTES, default 16777216]")
     var maxBodyBytes: Int?
     @Option(help: "Largest n of a sampling request. [SCORESERVE_MAX_N, default 100000]")
@@ -50,7 +64,9 @@ struct Serve: ParsableCommand {
     var maxTimeoutMs: Int?
     @Option(help: "File holding the bearer token /v1/* requires (or set SCORESERVE_API_KEY). [SCORESERVE_API_KEY_FILE]")
     var apiKeyFile: String?
-    @Option(help: "Seconds to finish work in flight after SIGTERM. [SCORESERVE_GRACE_SECONDS, default 30]")
+    @Option(help: "Seconds after SIGTERM during which /readyz is 503 but new work is still served. [SCORESERVE_LAME_DUCK_SECONDS, default 5]")
+    var lameDuckSeconds: Double?
+    @Option(help: "Seconds to finish work in flight once new work is refused. [SCORESERVE_GRACE_SECONDS, default 30]")
     var graceSeconds: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [SCORESERVE_LOG_LEVEL, default info]")
     var logLevel: String?
@@ -84,6 +100,16 @@ struct Serve: ParsableCommand {
         http.port = UInt16(portValue)
         http.threads = try setting(httpThreads, "SCORESERVE_HTTP_THREADS", 4)
         http.connectionLimit = try setting(connectionLimit, "SCORESERVE_CONNECTION_LIMIT", 1024)
+        http.perClientConnectionLimit = try setting(perClientConnectionLimit, "SCORESERVE_PER_CLIENT_CONNECTION_LIMIT",
+                                                    http.perClientConnectionLimit)
+        http.requestDeadlineSeconds = try setting(requestDeadlineSeconds, "SCORESERVE_REQUEST_DEADLINE_SECONDS",
+                                                  http.requestDeadlineSeconds)
+        guard http.perClientConnectionLimit >= 0 else { throw ValidationError("--per-client-connection-limit must be 0 or more") }
+        guard http.requestDeadlineSeconds >= 0 && http.requestDeadlineSeconds.isFinite else {
+            throw ValidationError("--request-deadline-seconds must be 0 or more")
+        }
+        let probePortValue = try setting(probePort, "SCORESERVE_PROBE_PORT", 0)
+        guard (0...65535).contains(probePortValue) else { throw ValidationError("--probe-port must be 0…65535") }
         var limits = APILimits()
         limits.maxBodyBytes = try setting(maxBodyBytes, "SCORESERVE_MAX_BODY_BYTES", limits.maxBodyBytes)
         limits.maxN = try setting(maxN, "SCORESERVE_MAX_N", limits.maxN)
@@ -110,6 +136,8 @@ struct Serve: ParsableCommand {
         let threadCount = try setting(threads, "SCORESERVE_THREADS", CPULimit.available())
         guard threadCount >= 1 else { throw ValidationError("--threads must be at least 1") }
         let grace = try setting(graceSeconds, "SCORESERVE_GRACE_SECONDS", 30)
+        let lameDuck = try setting(lameDuckSeconds, "SCORESERVE_LAME_DUCK_SECONDS", 5.0)
+        guard lameDuck >= 0 && lameDuck.isFinite else { throw ValidationError("--lame-duck-seconds must be 0 or more") }
         let modelsDirectory = try setting(models, "SCORESERVE_MODELS", "Models")
 
         // Broken connections must be errors, not a signal that kills the process.
@@ -118,15 +146,34 @@ struct Serve: ParsableCommand {
         let server = HTTPServer(configuration: http, handler: deferred)
         do { try server.start() } catch { throw StartupError("\(error)") }
         logger.info("listening", metadata: ["host": "\(http.host)", "port": "\(server.port)"])
+        // Probes get connections of their own: clients of the API cannot crowd them out.
+        var probeServer: HTTPServer?
+        if probePortValue != 0 {
+            var probe = http
+            probe.port = UInt16(probePortValue)
+            probe.threads = 1
+            probe.connectionLimit = 64
+            probe.perClientConnectionLimit = 0
+            probe.maxBodyBytes = 4096
+            let listener = HTTPServer(configuration: probe, handler: ProbeHandler(deferred))
+            do { try listener.start() } catch {
+                server.stop()
+                throw StartupError("probe port: \(error)")
+            }
+            probeServer = listener
+            logger.info("probes listening", metadata: ["host": "\(http.host)", "port": "\(listener.port)"])
+        }
 
         let loaded: [ScoreModel]
         let roots = modelsDirectory.split(separator: ":", omittingEmptySubsequences: true).map(String.init)
         guard !roots.isEmpty else {
             server.stop()
+            probeServer?.stop()
             throw ValidationError("--models names no directory ('\(modelsDirectory)')")
         }
         do { loaded = try ScoreModel.loadAll(roots: roots) } catch {
             server.stop()
+            probeServer?.stop()
             throw StartupError("cannot load models: \(error)")
         }
         if let warning = BLAS.concurrencyWarning(threads: threadCount) { logger.warning("\(warning)") }
@@ -142,7 +189,14 @@ struct Serve: ParsableCommand {
         FileHandle.standardOutput.write(Data("scoreserve listening on \(http.host):\(server.port) with \(loaded.count) model(s)\n".utf8))
 
         let received = StopSignals.wait(stopPipe)
-        logger.info("draining", metadata: ["signal": "\(received)", "grace_seconds": "\(grace)"])
+        // Lame duck (SIGTERM, what orchestrators send): /readyz turns 503 so load
+        // balancers stop sending, while whatever they still send (requests already on
+        // their way, checks not yet run) is served. SIGINT (Ctrl-C) skips it.
+        let pause = received == SIGTERM ? lameDuck : 0
+        logger.info("lame duck", metadata: ["signal": "\(received)", "seconds": "\(pause)"])
+        api.state.markLameDuck()
+        if pause > 0 { usleep(UInt32(min(pause, 3600) * 1e6)) }
+        logger.info("draining", metadata: ["grace_seconds": "\(grace)"])
         api.state.markDraining()
         let deadline = DispatchTime.now() + .seconds(grace)
         while server.activeRequests > 0 && DispatchTime.now() < deadline { usleep(20_000) }
@@ -152,6 +206,7 @@ struct Serve: ParsableCommand {
         }
         server.quiesce()
         server.stop()
+        probeServer?.stop()
         logger.info("stopped")
     }
 }

@@ -57,10 +57,14 @@ struct HTTPTestClient: Sendable {
     let port: UInt16
     /// Seconds a single exchange may take (connect, send and read until EOF).
     var timeout: Double = 30
+    /// The loopback address the client's sockets come from (127.0.0.0/8: another one
+    /// is another client to the server's per-address limits).
+    var source = "127.0.0.1"
 
-    init(port: UInt16, timeout: Double = 30) {
+    init(port: UInt16, timeout: Double = 30, source: String = "127.0.0.1") {
         self.port = port
         self.timeout = timeout
+        self.source = source
     }
 
     // MARK: Sockets
@@ -77,6 +81,19 @@ struct HTTPTestClient: Sendable {
         Self.setTimeout(fd, SO_RCVTIMEO, receiveTimeout ?? timeout)
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if source != "127.0.0.1" {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                let e = errno
+                close(fd)
+                throw HTTPClientError.system("bind to \(source)", e)
+            }
+        }
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

@@ -19,15 +19,17 @@ struct ServeProcessTests {
 
     // MARK: a. Graceful drain
 
-    @Test("SIGTERM: /readyz turns 503, new work gets 503, work in flight completes, exit 0")
+    @Test("SIGTERM: /readyz turns 503 at once, new work is served for the lame-duck period and refused after it, work in flight completes, exit 0")
     func sigtermDrains() async throws {
         // One sampling thread, so the long request takes seconds whatever the core count
-        // (64 samples × 10000 Euler–Maruyama steps: about 2.5 s in a debug build here).
+        // (64 samples × 30000 Euler–Maruyama steps: about 7 s in a debug build here).
+        let lameDuck = 2.0
         let server = try await ServeProcess.start(["--port", "0", "--models", Self.models, "--threads", "1",
-                                                   "--grace-seconds", "120", "--log-level", "warning"])
+                                                   "--grace-seconds", "120", "--lame-duck-seconds", "\(lameDuck)",
+                                                   "--log-level", "warning"])
         defer { server.forceStop() }
         let port = server.port
-        let longBody = #"{"n":64,"steps":10000,"seed":7,"sampler":"euler_maruyama"}"#
+        let longBody = #"{"n":64,"steps":30000,"seed":7,"sampler":"euler_maruyama"}"#
         // Sent at once from a thread of its own (not from a task a busy pool may start late).
         let long = ServeProcessBackground {
             let reply = try ProcessHTTPClient.send(port: port, "POST", "/v1/models/gmm-demo/sample",
@@ -36,7 +38,8 @@ struct ServeProcessTests {
         }
         // From the moment the long request is admitted, on one thread of its own (a hop
         // through a busy concurrency pool can take seconds): SIGTERM, then readiness, a new
-        // request and liveness while the long request is still in flight.
+        // request and liveness during the lame duck, and a new request after it, while the
+        // long request is still in flight.
         let drain = try await serveProcessOnThread { () throws -> ServeProcessDrain in
             guard try server.waitForWorkInFlight(timeout: 30) else { return ServeProcessDrain(admitted: false) }
             var d = ServeProcessDrain(admitted: true)
@@ -44,16 +47,23 @@ struct ServeProcessTests {
             d.killed = kill(server.pid, SIGTERM) == 0
             // The signal is handled asynchronously: a bounded poll for the 503.
             d.notReady = try server.pollReadyz(until: 503, timeout: 5)
-            d.refused = Result { try ProcessHTTPClient.send(port: port, "POST", "/v1/models/gmm-demo/sample", body: #"{"n":1,"steps":5}"#) }
+            d.served = Result { try ProcessHTTPClient.send(port: port, "POST", "/v1/models/gmm-demo/sample", body: #"{"n":1,"steps":5}"#) }
             d.live = Result { try ProcessHTTPClient.send(port: port, "GET", "/healthz") }
+            Thread.sleep(forTimeInterval: lameDuck + 0.5)
+            d.refused = Result { try ProcessHTTPClient.send(port: port, "POST", "/v1/models/gmm-demo/sample", body: #"{"n":1,"steps":5}"#) }
             return d
         }
         #expect(drain.admitted, "the long request was never admitted")
         #expect(drain.killed)
-        // Readiness turns 503 at once; new work is refused with the JSON error shape;
-        // liveness still answers.
+        // Readiness turns 503 at once; during the lame duck new work is served and
+        // liveness answers; after it new work is refused with the JSON error shape.
         #expect(drain.notReady?.status == 503)
         #expect(drain.notReady?.json == .object(JSONObject(["ready": .bool(false)])))
+        switch drain.served {
+        case .success(let served)?: #expect(served.status == 200, "new work during the lame duck: \(served)")
+        case .failure(let error)?: Issue.record("new work during the lame duck: \(error); stderr: \(server.stderrText)")
+        case nil: break
+        }
         switch drain.refused {
         case .success(let refused)?:
             #expect(refused.status == 503, "\(refused)")
@@ -110,7 +120,8 @@ struct ServeProcessTests {
     func signalRightAfterReadyLine(signal: Int32) async throws {
         for attempt in 1...6 {
             let server = try await ServeProcess.start(["--port", "0", "--models", Self.models, "--threads", "1",
-                                                       "--log-level", "warning"], signalOnReadyLine: signal)
+                                                       "--lame-duck-seconds", "0", "--log-level", "warning"],
+                                                      signalOnReadyLine: signal)
             defer { server.forceStop() }
             let exit = try await serveProcessOnThread { server.waitForExit(timeout: 5) }
             #expect(exit == .exited(0), "signal \(signal), attempt \(attempt): \(exit.map { "\($0)" } ?? "still running 5 s later (signal lost)")")
@@ -310,6 +321,8 @@ private final class ServeProcessBackground<T: Sendable>: @unchecked Sendable {
 
 /// What the SIGTERM test saw while the long request was in flight.
 private struct ServeProcessDrain: Sendable {
+    /// New work sent during the lame duck.
+    var served: Result<ProcessHTTPReply, any Error>?
     var admitted: Bool
     var killed = false
     var killedAt: ContinuousClock.Instant?

@@ -56,7 +56,8 @@ final class TestServer: Sendable {
     static let quietLogger = Logger(label: "scoreserve.test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     init(models: [ScoreModel] = ServerModels.all, limits: APILimits = APILimits(), apiKey: String? = nil,
-         engineThreads: Int = TestServer.engineThreads, chunkSize: Int = 32, clientTimeout: Double = 30) throws {
+         engineThreads: Int = TestServer.engineThreads, chunkSize: Int = 32, clientTimeout: Double = 30,
+         transport: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
         signal(SIGPIPE, SIG_IGN)
         engine = SamplingEngine(threads: engineThreads, chunkSize: chunkSize)
         api = ScoreAPI(models: models, engine: engine, configuration: APIConfiguration(limits: limits, apiKey: apiKey),
@@ -67,6 +68,7 @@ final class TestServer: Sendable {
         http.threads = 2
         http.connectionTimeoutSeconds = 20
         http.maxBodyBytes = limits.maxBodyBytes
+        transport(&http)
         server = HTTPServer(configuration: http, handler: api)
         try server.start()
         api.state.markReady()

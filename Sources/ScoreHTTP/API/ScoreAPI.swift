@@ -146,7 +146,7 @@ public final class ScoreAPI: HTTPHandler {
                 }
             }
             if post {
-                guard state.isReady else { throw APIError.notReady(draining: state.current == .draining) }
+                guard state.acceptsWork else { throw APIError.notReady(draining: state.current == .draining) }
                 try requireJSON(request)
             }
             try body()
