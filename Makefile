@@ -93,6 +93,7 @@ test: deps schemathesis-deps deploy-tools haproxy-deps
 	PYTHON=$(PYTHON) bash Tests/schemathesis.sh
 	DEPLOY_VENV=$(DEPLOY_VENV) bash Tests/deploy-check.sh
 	SCORESERVE_BIN=.build/debug/scoreserve $(DEPLOY_VENV)/bin/python Tests/scale-out.py
+	SCORESERVE_BIN=.build/debug/scoreserve $(DEPLOY_VENV)/bin/python Tests/load-fault.py
 	@if $(PYTHON) Tests/smoke-container.py --can-run; then $(MAKE) --no-print-directory smoke-container; \
 	else echo "smoke-container: skipped (it needs root, chroot and unshare; run make smoke-container where they work)"; fi
 

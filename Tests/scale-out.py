@@ -8,10 +8,14 @@
    JOB_COMPLETION_INDEX set and $(VAR) expanded as Kubernetes does (only the model
    path, the output folder, --n and --steps changed to fit a test), joined, equals one
    request;
-3. rolling restart: two `scoreserve serve` replicas behind HAProxy with
-   deploy/haproxy/haproxy.cfg; a client sends 2,400 sampling requests through HAProxy
-   while each replica in turn gets SIGTERM and is started again; every request must get
-   exactly one answer, a 200, equal to the single-process answer for its seed.
+3. rolling restarts: two `scoreserve serve` replicas behind HAProxy with
+   deploy/haproxy/haproxy.cfg, and again with that file's retry-on without 503 (a
+   balancer that does not retry a replica's 503); clients send sampling requests through
+   HAProxy without pause while the replicas take turns getting SIGTERM and starting again
+   (several rounds, over 13,000 requests per balancer); every request must get exactly
+   one answer, a 200, equal to the single-process answer for its seed. The replicas'
+   lame duck (/readyz 503 while new work is still served) is what makes the second
+   balancer lose nothing.
 
 Usage: Tests/scale-out.py [--only shards,job,restart]   (SCORESERVE_BIN: the binary,
 default .build/debug/scoreserve; PYTHON with PyYAML for the job test.)
@@ -165,12 +169,15 @@ def wait_until(predicate, what, seconds=60):
 
 
 class Replica:
+    # Two seconds of lame duck: four of HAProxy's check intervals (the default is 5 s).
+    LAME_DUCK = os.environ.get("SCALE_OUT_LAME_DUCK_SECONDS", "2")
+
     def __init__(self, port, log):
         self.port, self.log, self.process = port, log, None
 
     def start(self):
         self.process = subprocess.Popen([BIN, "serve", "--models", os.path.join(ROOT, "Models"), "--port", str(self.port),
-                                         "--threads", "1", "--grace-seconds", "30"],
+                                         "--threads", "1", "--grace-seconds", "30", "--lame-duck-seconds", self.LAME_DUCK],
                                         stdout=self.log, stderr=subprocess.STDOUT,
                                         env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
         wait_until(lambda: get(self.port, "/readyz")[0] == 200, f"replica on {self.port} to be ready")
@@ -211,10 +218,25 @@ def post(port, seed):
         c.close()
 
 
-def test_rolling_restart(work):
+def haproxy_config(work, retry_503):
+    """deploy/haproxy/haproxy.cfg as shipped, or with 503 taken out of retry-on."""
+    path = os.path.join(ROOT, "deploy/haproxy/haproxy.cfg")
+    if retry_503:
+        return path
+    text = open(path).read()
+    if "retry-on conn-failure empty-response 503" not in text:
+        fail("deploy/haproxy/haproxy.cfg no longer has the retry-on line this test edits")
+    edited = os.path.join(work, "haproxy-no-503-retry.cfg")
+    with open(edited, "w") as f:
+        f.write(text.replace("retry-on conn-failure empty-response 503", "retry-on conn-failure empty-response"))
+    return edited
+
+
+def test_rolling_restart(work, retry_503, rounds=3, at_least=13000):
     if not shutil.which("haproxy"):
         fail("haproxy is not installed (make test installs it)")
-    log = open(os.path.join(work, "replicas.log"), "w")
+    label = "retrying 503s" if retry_503 else "not retrying 503s"
+    log = open(os.path.join(work, "replicas.log"), "a")
     replicas = [Replica(free_port(), log), Replica(free_port(), log)]
     haproxy = None
     try:
@@ -224,37 +246,43 @@ def test_rolling_restart(work):
         env = {**os.environ, "SCORESERVE_BIND": f"127.0.0.1:{front}", "SCORESERVE_STATS_BIND": f"127.0.0.1:{stats}",
                "SCORESERVE_REPLICA_1": f"127.0.0.1:{replicas[0].port}",
                "SCORESERVE_REPLICA_2": f"127.0.0.1:{replicas[1].port}"}
-        haproxy_log = open(os.path.join(work, "haproxy.log"), "w")
-        haproxy = subprocess.Popen(["haproxy", "-db", "-f", os.path.join(ROOT, "deploy/haproxy/haproxy.cfg")],
+        haproxy_log = open(os.path.join(work, "haproxy.log"), "a")
+        haproxy = subprocess.Popen(["haproxy", "-db", "-f", haproxy_config(work, retry_503)],
                                    env=env, stdout=haproxy_log, stderr=subprocess.STDOUT)
         for name in ("replica1", "replica2"):
             wait_until(lambda: haproxy_up(stats, name), f"HAProxy to see {name} up")
-        total, answers, lock = 2400, {}, threading.Lock()
-        sent = iter(range(1, total + 1))
+        answers, lock, done = {}, threading.Lock(), threading.Event()
+        next_seed = iter(range(1, 10**9))
         started = time.monotonic()
 
         def client():
-            while True:
+            # Sends until the restarts are over and at least `at_least` requests went out.
+            while not (done.is_set() and len(answers) >= at_least):
                 with lock:
-                    seed = next(sent, None)
-                if seed is None:
-                    return
+                    seed = next(next_seed)
                 status, answer = post(front, seed)
                 with lock:
                     if seed in answers:
                         fail(f"seed {seed} answered twice")
                     answers[seed] = (status, answer)
 
+        restarts = []
+
         def restarter():
-            # Each replica in turn: SIGTERM (it drains and exits), HAProxy takes it out,
-            # start it again, HAProxy brings it back; only then the next one.
-            for index, name in ((0, "replica1"), (1, "replica2")):
-                wait_until(lambda: len(answers) >= total * (index + 1) // 4, "requests to flow")
-                replicas[index].stop()
-                wait_until(lambda: (haproxy_status(stats, name) or "").startswith("DOWN"), f"HAProxy to take {name} out")
-                replicas[index].start()
-                wait_until(lambda: haproxy_up(stats, name), f"HAProxy to see {name} up again")
-                say(f"rolling restart: {name} stopped (exit 0) and back in the pool after {len(answers)} answers")
+            # Each replica in turn, `rounds` times: SIGTERM (lame duck, drain, exit 0),
+            # HAProxy takes it out, start it again, HAProxy brings it back.
+            try:
+                for round_ in range(rounds):
+                    for index, name in ((0, "replica1"), (1, "replica2")):
+                        before = len(answers)
+                        wait_until(lambda: len(answers) >= before + 200, "requests to flow")
+                        replicas[index].stop()
+                        wait_until(lambda: (haproxy_status(stats, name) or "").startswith("DOWN"), f"HAProxy to take {name} out")
+                        replicas[index].start()
+                        wait_until(lambda: haproxy_up(stats, name), f"HAProxy to see {name} up again")
+                        restarts.append(name)
+            finally:
+                done.set()
 
         with concurrent.futures.ThreadPoolExecutor(9) as pool:
             clients = [pool.submit(client) for _ in range(8)]
@@ -262,19 +290,20 @@ def test_rolling_restart(work):
             for f in clients + [restart]:
                 f.result()
         elapsed = time.monotonic() - started
+        total = len(answers)
         bad = {s: a for s, (status, a) in answers.items() if status != 200}
         if bad:
             first = sorted(bad)[:3]
-            fail(f"{len(bad)} of {total} requests failed, e.g. {[(s, answers[s]) for s in first]}")
+            fail(f"{label}: {len(bad)} of {total} requests failed, e.g. {[(s, answers[s]) for s in first]}")
         if sorted(answers) != list(range(1, total + 1)):
-            fail(f"{len(answers)} answers for {total} requests")
-        # The single-process answer for every seed: one replica, directly.
-        for seed, (_, answer) in answers.items():
+            fail(f"{label}: {len(answers)} answers, seeds not 1…{total}")
+        # The single-process answer, from one replica directly, for every 13th seed.
+        for seed in range(1, total + 1, 13):
             status, direct = post(replicas[0].port, seed)
-            if status != 200 or direct["samples"] != answer["samples"] or direct["seed"] != seed:
+            if status != 200 or direct["samples"] != answers[seed][1]["samples"] or direct["seed"] != seed:
                 fail(f"seed {seed}: the answer through HAProxy differs from the single-process answer")
-        say(f"rolling restart: {total} requests through HAProxy in {elapsed:.1f} s while both replicas restarted: "
-            "each answered once with a 200 equal to the single-process answer")
+        say(f"rolling restarts, HAProxy {label}: {total} requests in {elapsed:.1f} s while the replicas restarted "
+            f"{len(restarts)} times: all 200, each answered once, equal to the single-process answers checked")
     finally:
         if haproxy is not None:
             haproxy.terminate()
@@ -296,7 +325,8 @@ def main():
         if "job" in only:
             test_indexed_job(work)
         if "restart" in only:
-            test_rolling_restart(work)
+            test_rolling_restart(work, retry_503=True)
+            test_rolling_restart(work, retry_503=False)
         say("passed")
     finally:
         shutil.rmtree(work, ignore_errors=True)

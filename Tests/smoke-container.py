@@ -255,6 +255,12 @@ def main():
         # Like `docker run -e SCORESERVE_PORT=...`: a free port, since the host's network is shared.
         host_port = free_port()
         run_env = {**env, "SCORESERVE_PORT": str(host_port)}
+        if "SCORESERVE_PROBE_PORT" in env:
+            # The probe listener too (HEALTHCHECK's `scoreserve health` follows the variable).
+            probe_port = free_port()
+            while probe_port == host_port:
+                probe_port = free_port()
+            run_env["SCORESERVE_PROBE_PORT"] = str(probe_port)
         log = open(work / "server.log", "w+")
         say(f"start {' '.join(entrypoint + cmd)} as {user} (port {port} -> {host_port})")
         server = in_root(rootfs, entrypoint + cmd, run_env, user=user, workdir=workdir,

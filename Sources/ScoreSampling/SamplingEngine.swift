@@ -1,5 +1,6 @@
 import Foundation
 import ScoreCore
+import Synchronization
 
 /// Runs sampling, likelihood and encoding jobs: each job is cut into chunks of
 /// trajectories that the shared `Scheduler` runs across the cores.
@@ -171,10 +172,14 @@ public final class SamplingEngine: Sendable {
         let nfe = JobOutput<Int>(count: n, initial: 0)
         let logLikelihood = JobOutput<Double>(count: sampler.returnsLogLikelihood ? n : 0, initial: 0)
         // Samplers whose rows share one grid of times get the grid's time conditioning
-        // computed once for the job (bounded: a long grid is built on the caller's
-        // thread) and shared by its chunks.
-        let grid = sampler.sharedTimeGrid
-        let table = grid.flatMap { $0.count <= Self.maxTableSteps ? model.network.timeTable($0, maxBytes: Self.maxTableBytes) : nil }
+        // computed once for the job, by its first chunk on a worker (never on the
+        // caller's thread, which may be the HTTP server's), and shared by its chunks; a
+        // job cancelled before it runs never builds it.
+        let table = sampler.sharedTimeGrid.flatMap { grid -> SharedTimeTable? in
+            guard grid.count <= Self.maxTableSteps,
+                  let bytes = model.network.timeTableBytes(steps: grid.count), bytes <= Self.maxTableBytes else { return nil }
+            return SharedTimeTable(network: model.network, grid: grid, maxBytes: Self.maxTableBytes)
+        }
         let evaluations = sampler.evaluationsPerSample
         let costLimit = Self.costLimit(model.network, evaluations: evaluations)
         let size: Int
@@ -194,7 +199,7 @@ public final class SamplingEngine: Sendable {
         }
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)
-            let state = ChunkState(network: model.network, rows: rows, table: table, stats: control.stats)
+            let state = ChunkState(network: model.network, rows: rows, table: table?.value, stats: control.stats)
             if let latents = plan.latents {
                 for i in 0..<(rows * d) { state.x[i] = latents[first * d + i] }
             } else {
@@ -337,4 +342,28 @@ extension EncodePlan: EnginePlan {
 
 extension ScorePlan: EnginePlan {
     public func job(on engine: SamplingEngine) -> PreparedJob<ScoreResult> { engine.prepareScore(self) }
+}
+
+/// A job's time table, built by whichever chunk needs it first (the others wait for it).
+final class SharedTimeTable: Sendable {
+    private let network: any ScoreNetwork
+    private let grid: [Double]
+    private let maxBytes: Int
+    private let built = Mutex<TimeTable??>(nil)
+
+    init(network: any ScoreNetwork, grid: [Double], maxBytes: Int) {
+        self.network = network
+        self.grid = grid
+        self.maxBytes = maxBytes
+    }
+
+    /// The table (nil if the network declined to make it).
+    var value: TimeTable? {
+        built.withLock { table in
+            if let table { return table }
+            let made = network.timeTable(grid, maxBytes: maxBytes)
+            table = .some(made)
+            return made
+        }
+    }
 }

@@ -162,9 +162,11 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         }
     }
 
+    public func timeTableBytes(steps: Int) -> Int? { steps * blocks * hidden * MemoryLayout<Float>.stride }
+
     public func timeTable(_ times: [Double], maxBytes: Int) -> TimeTable? {
         let width = blocks * hidden
-        guard !times.isEmpty, times.count * width * MemoryLayout<Float>.stride <= maxBytes else { return nil }
+        guard !times.isEmpty, let bytes = timeTableBytes(steps: times.count), bytes <= maxBytes else { return nil }
         return TimeTable(times: times, width: width) { table in
             let batch = 256
             let phi = UnsafeMutablePointer<Float>.allocate(capacity: batch * embedDim)

@@ -32,6 +32,8 @@ public protocol ScoreNetwork: Sendable {
     /// nil when the network has no separable time conditioning (or the table would
     /// hold more than `maxBytes`).
     func timeTable(_ times: [Double], maxBytes: Int) -> TimeTable?
+    /// Bytes of a time table of `steps` times; nil when the network makes none.
+    func timeTableBytes(steps: Int) -> Int?
     /// Scores as `score(_:times:…)` writes them, row r at time `table.times[slots[r]]`,
     /// its time conditioning read from the table: the same numbers, bit for bit.
     func score(_ x: UnsafePointer<Float>, table: TimeTable, slots: UnsafePointer<Int32>, rows: Int,
@@ -55,6 +57,7 @@ extension ScoreNetwork {
     public var flopsPerRow: Double { 2 * Double(parameterCount) }
     public var rowGroup: Int { BLAS.rowGroup }
     public func timeTable(_ times: [Double], maxBytes: Int) -> TimeTable? { nil }
+    public func timeTableBytes(steps: Int) -> Int? { nil }
     public func score(_ x: UnsafePointer<Float>, table: TimeTable, slots: UnsafePointer<Int32>, rows: Int,
                       into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
         preconditionFailure("\(typeName) networks make no time tables")

@@ -199,11 +199,17 @@ public final class ScoreAPI: HTTPHandler {
         for token in jobs.withLock({ Array($0.values) }) { token.cancel() }
     }
 
-    /// Ties a job to its client: a disconnect cancels it (the recorder counts it).
+    /// Ties a job to its client: a disconnect cancels it (the recorder counts it) and
+    /// answers at once, so the transport lets go of the connection now, not when the
+    /// cancelled job's turn comes in the queue (a client that hangs up again and again
+    /// must not pile up open connections).
     func control(for responder: HTTPResponder, timeoutMs: Int64?, progress: JobProgress) -> JobControl {
         let token = CancellationToken()
         jobs.withLock { $0[ObjectIdentifier(token)] = token }
-        responder.disconnect.onDisconnect { token.cancel() }
+        responder.disconnect.onDisconnect {
+            token.cancel()
+            responder.respond(APIError(SamplingError.cancelled).response)
+        }
         return JobControl(token: token, deadline: deadline(timeoutMs), progress: progress)
     }
 
