@@ -67,7 +67,7 @@ extension ErrorStatus {
         example: { APIError(HTTPRefusal.bodyTooLarge(limit: $0.maxBodyBytes, declared: 2 * $0.maxBodyBytes)).message })
     public static let unsupportedMediaType = ErrorStatus(
         status: 415, code: "unsupported_media_type", component: "UnsupportedMediaType",
-        description: "`Content-Type` is not application/json or application/*+json.",
+        description: "`Content-Type` missing, or not application/json or application/*+json (a form post from a web page must never start work).",
         headers: [], rejection: nil,
         example: { _ in APIError.unsupportedMediaType("text/plain").message })
     public static let nonFinite = ErrorStatus(
