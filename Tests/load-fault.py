@@ -19,21 +19,18 @@ Usage: Tests/load-fault.py   (SCORESERVE_BIN: the binary, default .build/debug/s
 LOAD_FAULT_SECONDS: how long the load runs, default 30.)
 """
 import collections
-import http.client
 import json
 import os
 import random
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.abspath(os.environ.get("SCORESERVE_BIN", os.path.join(ROOT, ".build/debug/scoreserve")))
+from replicas import BIN, ROOT, Failed, HAProxy, Replica, free_port, request, wait_until
+
 SECONDS = float(os.environ.get("LOAD_FAULT_SECONDS", "30"))
 MODEL = "moons-vp"
 
@@ -45,35 +42,6 @@ def say(message):
 def fail(message):
     say(f"FAILED: {message}")
     sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(port, method, path, body=None, timeout=120):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        c.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
-
-
-def wait_until(predicate, what, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    fail(f"timed out waiting for {what}")
 
 
 def rss_kib(pid):
@@ -91,31 +59,6 @@ def metric(port, name):
     return None
 
 
-class Replica:
-    def __init__(self, port, log):
-        self.port, self.log, self.process, self.exits = port, log, None, []
-
-    def start(self):
-        self.process = subprocess.Popen([BIN, "serve", "--models", os.path.join(ROOT, "Models"), "--port", str(self.port),
-                                         "--threads", "1", "--lame-duck-seconds", "2", "--grace-seconds", "60"],
-                                        stdout=self.log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
-        wait_until(lambda: request(self.port, "GET", "/readyz", timeout=2)[0] == 200, f"replica on {self.port} to be ready")
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.exits.append(self.process.wait(timeout=120))
-
-
-def haproxy_status(stats_port, server):
-    status, body = request(stats_port, "GET", "/stats;csv", timeout=5)
-    for line in body.decode().splitlines():
-        fields = line.split(",")
-        if len(fields) > 17 and fields[0] == "replicas" and fields[1] == server:
-            return fields[17]
-    return None
-
-
 def main():
     if not os.access(BIN, os.X_OK):
         fail(f"no scoreserve binary at {BIN} (build first)")
@@ -128,14 +71,8 @@ def main():
     try:
         for r in replicas:
             r.start()
-        front, stats = free_port(), free_port()
-        env = {**os.environ, "SCORESERVE_BIND": f"127.0.0.1:{front}", "SCORESERVE_STATS_BIND": f"127.0.0.1:{stats}",
-               "SCORESERVE_REPLICA_1": f"127.0.0.1:{replicas[0].port}",
-               "SCORESERVE_REPLICA_2": f"127.0.0.1:{replicas[1].port}"}
-        haproxy = subprocess.Popen(["haproxy", "-db", "-f", os.path.join(ROOT, "deploy/haproxy/haproxy.cfg")],
-                                   env=env, stdout=open(os.path.join(work, "haproxy.log"), "w"), stderr=subprocess.STDOUT)
-        for name in ("replica1", "replica2"):
-            wait_until(lambda: haproxy_status(stats, name) == "UP", f"HAProxy to see {name} up")
+        haproxy = HAProxy(os.path.join(ROOT, "deploy/haproxy/haproxy.cfg"), replicas, open(os.path.join(work, "haproxy.log"), "w"))
+        front = haproxy.front
         steady = replicas[1]
         rss_before = rss_kib(steady.process.pid)
 
@@ -167,7 +104,7 @@ def main():
             while not stop.is_set():
                 seed += 1
                 try:
-                    status, _ = request(front, "POST", path, {"n": 200, "seed": seed, "sampler": "euler_maruyama", "steps": 200})
+                    status, _ = request(front, "POST", path, {"n": 200, "seed": seed, "sampler": "euler_maruyama", "steps": 200}, timeout=180)
                 except OSError as e:
                     status = f"error {type(e).__name__}"
                 record("large", status)
@@ -189,10 +126,7 @@ def main():
         def restarter():
             for _ in range(2):
                 time.sleep(SECONDS / 4)
-                replicas[0].stop()
-                wait_until(lambda: (haproxy_status(stats, "replica1") or "").startswith("DOWN"), "HAProxy to take replica1 out")
-                replicas[0].start()
-                wait_until(lambda: haproxy_status(stats, "replica1") == "UP", "HAProxy to see replica1 up again")
+                haproxy.restart(replicas[0], "replica1")
                 restarts.append(time.monotonic())
 
         threads = ([threading.Thread(target=small, args=(k,)) for k in range(8)]
@@ -242,17 +176,14 @@ def main():
         if rss_after - rss_before > 128 * 1024:
             fail(f"replica 2's resident memory grew by {rss_after - rss_before} KiB")
         steady.stop()
-        if steady.exits != [0]:
-            fail(f"replica 2 exited {steady.exits}")
         say("passed")
+    except Failed as e:
+        fail(str(e))
     finally:
         if haproxy is not None:
-            haproxy.terminate()
-            haproxy.wait()
+            haproxy.stop()
         for r in replicas:
-            if r.process and r.process.poll() is None:
-                r.process.kill()
-                r.process.wait()
+            r.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -21,13 +21,10 @@ Usage: Tests/scale-out.py [--only shards,job,restart]   (SCORESERVE_BIN: the bin
 default .build/debug/scoreserve; PYTHON with PyYAML for the job test.)
 """
 import concurrent.futures
-import http.client
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,8 +33,9 @@ import time
 
 import yaml
 
+from replicas import BIN, Failed, HAProxy, Replica, free_port, request, wait_until
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.abspath(os.environ.get("SCORESERVE_BIN", os.path.join(ROOT, ".build/debug/scoreserve")))
 MODEL = os.path.join(ROOT, "Models", "moons-vp")
 
 
@@ -140,82 +138,13 @@ def test_indexed_job(work):
 
 # MARK: 3. rolling restart behind HAProxy
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path, timeout=5):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
-
-
-def wait_until(predicate, what, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    fail(f"timed out waiting for {what}")
-
-
-class Replica:
-    # Two seconds of lame duck: four of HAProxy's check intervals (the default is 5 s).
-    LAME_DUCK = os.environ.get("SCALE_OUT_LAME_DUCK_SECONDS", "2")
-
-    def __init__(self, port, log):
-        self.port, self.log, self.process = port, log, None
-
-    def start(self):
-        self.process = subprocess.Popen([BIN, "serve", "--models", os.path.join(ROOT, "Models"), "--port", str(self.port),
-                                         "--threads", "1", "--grace-seconds", "30", "--lame-duck-seconds", self.LAME_DUCK],
-                                        stdout=self.log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
-        wait_until(lambda: get(self.port, "/readyz")[0] == 200, f"replica on {self.port} to be ready")
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=60)
-        if code != 0:
-            fail(f"replica on {self.port} exited {code} after SIGTERM")
-
-
-def haproxy_status(stats_port, server):
-    """The server's status on HAProxy's stats page (UP, DOWN, "UP 1/2", ...)."""
-    status, body = get(stats_port, "/stats;csv")
-    for line in body.decode().splitlines():
-        fields = line.split(",")
-        if len(fields) > 17 and fields[0] == "replicas" and fields[1] == server:
-            return fields[17]
-    return None
-
-
-def haproxy_up(stats_port, server):
-    return haproxy_status(stats_port, server) == "UP"
-
-
 def sample_body(seed):
     return json.dumps({"n": 2, "seed": seed, "sampler": "euler_maruyama", "steps": 30})
 
 
 def post(port, seed):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        c.request("POST", "/v1/models/moons-vp/sample", body=sample_body(seed), headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        body = r.read()
-        return r.status, json.loads(body) if r.status == 200 else body.decode(errors="replace")
-    finally:
-        c.close()
+    status, body = request(port, "POST", "/v1/models/moons-vp/sample", json.loads(sample_body(seed)))
+    return status, json.loads(body) if status == 200 else body.decode(errors="replace")
 
 
 def haproxy_config(work, retry_503):
@@ -237,20 +166,13 @@ def test_rolling_restart(work, retry_503, rounds=3, at_least=13000):
         fail("haproxy is not installed (make test installs it)")
     label = "retrying 503s" if retry_503 else "not retrying 503s"
     log = open(os.path.join(work, "replicas.log"), "a")
-    replicas = [Replica(free_port(), log), Replica(free_port(), log)]
+    lame_duck = os.environ.get("SCALE_OUT_LAME_DUCK_SECONDS", "2")  # four check intervals
+    replicas = [Replica(free_port(), log, lame_duck), Replica(free_port(), log, lame_duck)]
     haproxy = None
     try:
         for r in replicas:
             r.start()
-        front, stats = free_port(), free_port()
-        env = {**os.environ, "SCORESERVE_BIND": f"127.0.0.1:{front}", "SCORESERVE_STATS_BIND": f"127.0.0.1:{stats}",
-               "SCORESERVE_REPLICA_1": f"127.0.0.1:{replicas[0].port}",
-               "SCORESERVE_REPLICA_2": f"127.0.0.1:{replicas[1].port}"}
-        haproxy_log = open(os.path.join(work, "haproxy.log"), "a")
-        haproxy = subprocess.Popen(["haproxy", "-db", "-f", haproxy_config(work, retry_503)],
-                                   env=env, stdout=haproxy_log, stderr=subprocess.STDOUT)
-        for name in ("replica1", "replica2"):
-            wait_until(lambda: haproxy_up(stats, name), f"HAProxy to see {name} up")
+        haproxy = HAProxy(haproxy_config(work, retry_503), replicas, open(os.path.join(work, "haproxy.log"), "a"))
         answers, lock, done = {}, threading.Lock(), threading.Event()
         next_seed = iter(range(1, 10**9))
         started = time.monotonic()
@@ -260,7 +182,7 @@ def test_rolling_restart(work, retry_503, rounds=3, at_least=13000):
             while not (done.is_set() and len(answers) >= at_least):
                 with lock:
                     seed = next(next_seed)
-                status, answer = post(front, seed)
+                status, answer = post(haproxy.front, seed)
                 with lock:
                     if seed in answers:
                         fail(f"seed {seed} answered twice")
@@ -272,14 +194,11 @@ def test_rolling_restart(work, retry_503, rounds=3, at_least=13000):
             # Each replica in turn, `rounds` times: SIGTERM (lame duck, drain, exit 0),
             # HAProxy takes it out, start it again, HAProxy brings it back.
             try:
-                for round_ in range(rounds):
+                for _ in range(rounds):
                     for index, name in ((0, "replica1"), (1, "replica2")):
                         before = len(answers)
                         wait_until(lambda: len(answers) >= before + 200, "requests to flow")
-                        replicas[index].stop()
-                        wait_until(lambda: (haproxy_status(stats, name) or "").startswith("DOWN"), f"HAProxy to take {name} out")
-                        replicas[index].start()
-                        wait_until(lambda: haproxy_up(stats, name), f"HAProxy to see {name} up again")
+                        haproxy.restart(replicas[index], name)
                         restarts.append(name)
             finally:
                 done.set()
@@ -304,14 +223,13 @@ def test_rolling_restart(work, retry_503, rounds=3, at_least=13000):
                 fail(f"seed {seed}: the answer through HAProxy differs from the single-process answer")
         say(f"rolling restarts, HAProxy {label}: {total} requests in {elapsed:.1f} s while the replicas restarted "
             f"{len(restarts)} times: all 200, each answered once, equal to the single-process answers checked")
+    except Failed as e:
+        fail(f"{label}: {e}")
     finally:
         if haproxy is not None:
-            haproxy.terminate()
-            haproxy.wait()
+            haproxy.stop()
         for r in replicas:
-            if r.process and r.process.poll() is None:
-                r.process.kill()
-                r.process.wait()
+            r.kill()
 
 
 def main():

@@ -59,8 +59,9 @@ public final class SamplingEngine: Sendable {
     public func submit<P: EnginePlan>(_ plan: P, control: JobControl = JobControl(),
                                       completion: @escaping @Sendable (Result<P.Output, SamplingError>) -> Void) {
         let job = plan.job(on: self)
-        let (failure, body) = wrap(job, control)
-        scheduler.submit(chunks: job.chunks, body) {
+        let (failure, body, isStopped) = wrap(job, control)
+        scheduler.submit(chunks: job.chunks, body, isStopped: isStopped) {
+            control.progress?.complete()
             if let error = failure.error { completion(.failure(error)); return }
             do throws(SamplingError) {
                 try control.check()
@@ -74,8 +75,9 @@ public final class SamplingEngine: Sendable {
     /// Runs a plan's job on the scheduler and awaits it.
     public func run<P: EnginePlan>(_ plan: P, control: JobControl = JobControl()) async throws(SamplingError) -> P.Output {
         let job = plan.job(on: self)
-        let (failure, body) = wrap(job, control)
-        await scheduler.run(chunks: job.chunks, body)
+        let (failure, body, isStopped) = wrap(job, control)
+        await scheduler.run(chunks: job.chunks, body, isStopped: isStopped)
+        control.progress?.complete()
         if let error = failure.error { throw error }
         try control.check()
         return job.finish()
@@ -85,15 +87,18 @@ public final class SamplingEngine: Sendable {
     /// never call it from async code, whose threads it would hold).
     public func runBlocking<P: EnginePlan>(_ plan: P, control: JobControl = JobControl()) throws(SamplingError) -> P.Output {
         let job = plan.job(on: self)
-        let (failure, body) = wrap(job, control)
-        scheduler.runBlocking(chunks: job.chunks, body)
+        let (failure, body, isStopped) = wrap(job, control)
+        scheduler.runBlocking(chunks: job.chunks, body, isStopped: isStopped)
+        control.progress?.complete()
         if let error = failure.error { throw error }
         try control.check()
         return job.finish()
     }
 
-    /// Wraps a job's chunks so the first error stops the others, and reports progress.
-    private func wrap<T>(_ job: PreparedJob<T>, _ control: JobControl) -> (JobFailure, @Sendable (Int) -> Void) {
+    /// Wraps a job's chunks so the first error stops the others, and reports progress;
+    /// also returns whether the job must stop, for the scheduler to drop its chunks.
+    private func wrap<T>(_ job: PreparedJob<T>, _ control: JobControl)
+        -> (JobFailure, @Sendable (Int) -> Void, @Sendable () -> Bool) {
         let failure = JobFailure()
         let linked = control.linked(to: failure.token, stats: stats)
         control.progress?.start(chunks: job.chunks)
@@ -106,7 +111,7 @@ public final class SamplingEngine: Sendable {
                 failure.record(error)
             }
             linked.progress?.advance()
-        })
+        }, { linked.isStopped })
     }
 
     /// Draws samples `offset ..< offset + n` of the seed's sequence.

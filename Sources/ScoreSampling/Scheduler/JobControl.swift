@@ -21,6 +21,8 @@ public final class JobProgress: Sendable {
 
     func start(chunks: Int) { total.store(chunks, ordering: .relaxed); done.store(0, ordering: .relaxed) }
     func advance() { done.add(1, ordering: .relaxed) }
+    /// The job ended: chunks dropped without running count as finished too.
+    func complete() { done.store(total.load(ordering: .relaxed), ordering: .relaxed) }
     func chunkStarted() {
         _ = firstChunkNanos.compareExchange(expected: 0, desired: DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
     }
@@ -90,6 +92,13 @@ public struct JobControl: Sendable {
     /// A control with a deadline `milliseconds` from now.
     public static func timeout(milliseconds: Int, token: CancellationToken = CancellationToken()) -> JobControl {
         JobControl(token: token, deadline: .now() + .milliseconds(milliseconds))
+    }
+
+    /// Whether the job must stop (cancelled, failed elsewhere, or past its deadline),
+    /// without counting a step.
+    public var isStopped: Bool {
+        token.isCancelled || failure?.isCancelled == true
+            || deadline.map { DispatchTime.now().uptimeNanoseconds >= $0 } == true
     }
 
     /// Throws when the job must stop.

@@ -22,11 +22,16 @@ public final class Scheduler: @unchecked Sendable {
         var finished = 0
         let body: @Sendable (Int) -> Void
         let completion: @Sendable () -> Void
+        /// True once the job's remaining chunks need not run (its client left, its
+        /// deadline passed, another chunk failed).
+        let isStopped: @Sendable () -> Bool
 
-        init(chunks: Int, body: @escaping @Sendable (Int) -> Void, completion: @escaping @Sendable () -> Void) {
+        init(chunks: Int, body: @escaping @Sendable (Int) -> Void, completion: @escaping @Sendable () -> Void,
+             isStopped: @escaping @Sendable () -> Bool) {
             self.chunks = chunks
             self.body = body
             self.completion = completion
+            self.isStopped = isStopped
         }
     }
 
@@ -35,29 +40,35 @@ public final class Scheduler: @unchecked Sendable {
         self.width = Swift.max(1, width)
     }
 
-    /// Runs `body(0..<chunks)` across the workers and returns when every chunk has run.
-    public func run(chunks: Int, _ body: @escaping @Sendable (Int) -> Void) async {
+    /// Runs `body(0..<chunks)` across the workers and returns when every chunk has run
+    /// (or was dropped, see `submit`).
+    public func run(chunks: Int, _ body: @escaping @Sendable (Int) -> Void,
+                    isStopped: @escaping @Sendable () -> Bool = { false }) async {
         guard chunks > 0 else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            submit(chunks: chunks, body) { continuation.resume() }
+            submit(chunks: chunks, body, isStopped: isStopped) { continuation.resume() }
         }
     }
 
     /// Blocking form of `run`, for command-line tools and tests.
-    public func runBlocking(chunks: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    public func runBlocking(chunks: Int, _ body: @escaping @Sendable (Int) -> Void,
+                            isStopped: @escaping @Sendable () -> Bool = { false }) {
         guard chunks > 0 else { return }
         let done = DispatchSemaphore(value: 0)
-        submit(chunks: chunks, body) { done.signal() }
+        submit(chunks: chunks, body, isStopped: isStopped) { done.signal() }
         done.wait()
     }
 
     /// Queues a job's chunks and returns at once; `completion` runs (on a worker) after
-    /// the last chunk.
+    /// the last chunk. Once `isStopped` says so, the job's chunks not yet started are
+    /// dropped (not run), so a cancelled job leaves the queue at its next turn instead of
+    /// taking one turn per chunk behind the other jobs.
     public func submit(chunks: Int, _ body: @escaping @Sendable (Int) -> Void,
+                       isStopped: @escaping @Sendable () -> Bool = { false },
                        completion: @escaping @Sendable () -> Void) {
         guard chunks > 0 else { completion(); return }
         lock.lock()
-        jobs.append(Job(chunks: chunks, body: body, completion: completion))
+        jobs.append(Job(chunks: chunks, body: body, completion: completion, isStopped: isStopped))
         let starts = startable()
         lock.unlock()
         for _ in 0..<starts { queue.async { self.work() } }
@@ -75,12 +86,12 @@ public final class Scheduler: @unchecked Sendable {
     private func work() {
         while true {
             lock.lock()
-            guard let (job, index) = takeChunk() else {
-                running -= 1
-                lock.unlock()
-                return
-            }
+            var dropped: [Job] = []
+            let next = takeChunk(dropping: &dropped)
+            if next == nil { running -= 1 }
             lock.unlock()
+            for job in dropped { job.completion() }
+            guard let (job, index) = next else { return }
             job.body(index)
             lock.lock()
             job.finished += 1
@@ -90,12 +101,22 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
-    /// The next chunk in round-robin order over jobs; call with `lock` held.
-    private func takeChunk() -> (Job, Int)? {
+    /// The next chunk in round-robin order over jobs; call with `lock` held. Stopped
+    /// jobs met on the way lose their chunks not yet started; those it completes are
+    /// appended to `dropped` (their completions run after the lock is released).
+    private func takeChunk(dropping dropped: inout [Job]) -> (Job, Int)? {
         guard !jobs.isEmpty else { return nil }
-        for _ in 0..<jobs.count {
+        for _ in 0..<(jobs.count * 2) {
+            guard !jobs.isEmpty else { return nil }
             cursor %= jobs.count
             let job = jobs[cursor]
+            if job.next < job.chunks && job.isStopped() {
+                job.finished += job.chunks - job.next
+                job.next = job.chunks
+                jobs.remove(at: cursor)
+                if job.finished == job.chunks { dropped.append(job) }
+                continue
+            }
             if job.next < job.chunks {
                 let index = job.next
                 job.next += 1
