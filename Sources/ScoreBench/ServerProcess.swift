@@ -8,8 +8,10 @@ public final class ServerProcess {
 
     public init(executable: String, models: String, threads: Int) throws {
         process.executableURL = URL(fileURLWithPath: executable)
+        // The load generator is one address with many connections, like a proxy: no
+        // per-client limit.
         process.arguments = ["serve", "--models", models, "--host", "127.0.0.1", "--port", "0",
-                             "--threads", "\(threads)", "--log-level", "error"]
+                             "--threads", "\(threads)", "--log-level", "error", "--per-client-connection-limit", "0"]
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_NUM_THREADS"] = "1"  // see `scoreserve bench`: no idle BLAS threads spinning
         process.environment = environment

@@ -102,6 +102,39 @@ struct ServeProcessTests {
         #expect(exit == .exited(0), "\(exit.map { "\($0)" } ?? "still running 10 s after the drain"); stderr: \(server.stderrText)")
     }
 
+    @Test("the probe port answers while the main port's connection table is full, and serves only the probes")
+    func probePort() async throws {
+        let (fd, probe) = try ProcessHTTPClient.listenOnFreePort()
+        close(fd)
+        let server = try await ServeProcess.start(["--port", "0", "--models", Self.models, "--threads", "1",
+                                                   "--connection-limit", "16", "--per-client-connection-limit", "0",
+                                                   "--probe-port", "\(probe)", "--lame-duck-seconds", "0",
+                                                   "--log-level", "error"])
+        defer { server.forceStop() }
+        let port = server.port
+        let result = try await serveProcessOnThread { () throws -> (main: Bool, probes: [Int], seconds: Double, post: Int) in
+            // 40 connections that send half a request head: the main table (16) is full.
+            let client = HTTPTestClient(port: port, timeout: 2)
+            var slow: [Int32] = []
+            defer { for fd in slow { close(fd) } }
+            for _ in 0..<40 {
+                guard let fd = try? client.connect() else { continue }
+                _ = try? HTTPTestClient.sendAll(fd, Array("GET /healthz HTTP/1.1\r\nHost: a\r\n".utf8))
+                slow.append(fd)
+            }
+            let main = (try? ProcessHTTPClient.send(port: port, "GET", "/healthz", timeout: 1))?.status == 200
+            let start = DispatchTime.now()
+            let probes = try ["/healthz", "/readyz", "/metrics"].map { try ProcessHTTPClient.send(port: probe, "GET", $0, timeout: 5).status }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            let post = try ProcessHTTPClient.send(port: probe, "POST", "/v1/models/gmm-demo/sample", body: #"{"n":1}"#).status
+            return (main, probes, seconds, post)
+        }
+        #expect(!result.main, "the main port still answered with its table full: the test did not fill it")
+        #expect(result.probes == [200, 200, 200], "probe answers \(result.probes); stderr: \(server.stderrText)")
+        #expect(result.seconds < 1, "the probes took \(result.seconds) s")
+        #expect(result.post == 404, "the probe port served work: \(result.post)")
+    }
+
     @Test("SIGINT on an idle server exits 0 promptly")
     func sigintIdle() async throws {
         let server = try await ServeProcess.start(["--port", "0", "--models", Self.models, "--threads", "1"])
