@@ -115,6 +115,8 @@ public final class HTTPServer: Sendable {
     /// `wait` seconds, answered with the handler's `refusalResponse(.stopping)` (503):
     /// libmicrohttpd must not be stopped with a suspended connection.
     public func stop(wait: Double = 2) {
+        // Before libmicrohttpd closes its sockets: their numbers are reused at once.
+        deadlines?.stop()
         let waiting = suspended.withLock { Array($0.values) }
         for state in waiting { state.responder?.disconnect.fire() }
         let deadline = DispatchTime.now() + .milliseconds(Int(wait * 1000))
@@ -127,7 +129,6 @@ public final class HTTPServer: Sendable {
         let d = daemon.withLock { d -> Daemon? in defer { d = nil }; return d }
         if let d { MHD_stop_daemon(d.pointer) }
         watcher.stop()
-        deadlines?.stop()
     }
 
     /// A usable request id: the client's if short and printable, else a new one.

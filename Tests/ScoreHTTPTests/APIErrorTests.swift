@@ -207,7 +207,8 @@ extension APITests {
                 let elapsed = Date().timeIntervalSince(started)
                 expectError(r, 504, code: "deadline_exceeded", mentions: ["deadline"])
                 #expect(elapsed < 5, "504 after \(elapsed) s")
-                #expect(s.stepsRun > 0)
+                // (A job whose deadline passes while it is still queued never starts: its
+                // chunks are dropped, so no step need have run.)
                 #expect(await s.waitForEngineIdle(seconds: 2) != nil, "the engine kept running past the deadline")
                 // The same for likelihood and encode.
                 let ll = try await s.post("/v1/models/gmm-vp/likelihood",
