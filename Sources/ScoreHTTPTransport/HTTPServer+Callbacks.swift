@@ -80,6 +80,9 @@ func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?
                                  headers: headers, id: HTTPServer.requestID(headers["x-request-id"]))
         server.active.add(1, ordering: .relaxed)
         context.pointee = Unmanaged.passRetained(state).toOpaque()
+        // The head is in: the body gets a deadline of its own (an idle keep-alive before
+        // this request does not eat into it).
+        if let connection { server.deadlines?.restart(connection) }
         if let length = headers["content-length"], let n = Int(length), n > limit {
             // Refuse before reading the body: libmicrohttpd then closes the connection.
             state.refusal = .bodyTooLarge(limit: limit, declared: n)
@@ -183,7 +186,7 @@ func requestCompleted(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePoint
     let responder = state.responder
     state.lock.unlock()
     if code != .REQUEST_TERMINATED_COMPLETED_OK { responder?.disconnect.fire() }
-    if let connection { server.deadlines?.answered(connection) }
+    if let connection { server.deadlines?.restart(connection) }
     server.active.subtract(1, ordering: .relaxed)
 }
 

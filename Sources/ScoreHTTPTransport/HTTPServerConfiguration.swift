@@ -13,9 +13,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// request comes from the proxy's few addresses: set 0 there (the proxy limits its
     /// clients itself).
     public var perClientConnectionLimit = 64
-    /// Seconds a connection may take to deliver a whole request, headers and body,
-    /// counted from its opening or from its last answer (so also the longest idle
-    /// keep-alive); past it the connection is closed. 0 for no deadline.
+    /// Seconds a connection may take to deliver a request's head, counted from its
+    /// opening or from its last answer (so also the longest idle keep-alive), and then
+    /// again its body; past it the connection is closed. 0 for no deadline.
     public var requestDeadlineSeconds = 10.0
     /// Seconds without any traffic after which libmicrohttpd closes a connection.
     public var connectionTimeoutSeconds = 120

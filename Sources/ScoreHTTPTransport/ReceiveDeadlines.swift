@@ -2,8 +2,9 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// Closes connections that take longer than the deadline to deliver a whole request
-/// (headers and body), and idle kept-alive connections after the same time.
+/// Closes connections that take longer than the deadline to deliver a request's head
+/// (counted from the connection's opening or its last answer, so idle kept-alive
+/// connections too) or, once the head is in, its body.
 ///
 /// libmicrohttpd's connection timeout counts inactivity, so a client that trickles a
 /// byte now and then keeps its connection (and a slot of the connection table) for
@@ -35,7 +36,7 @@ final class ReceiveDeadlines: Sendable {
 
     /// `seconds` > 0.
     init(seconds: Double) {
-        deadline = UInt64(seconds * 1e9)
+        deadline = UInt64(Swift.min(seconds, 1e9) * 1e9)  // past 30 years: as good as none
         let period = max(0.01, min(0.1, seconds / 10))
         Thread.detachNewThread { [self] in
             while reap() {
@@ -65,8 +66,9 @@ final class ReceiveDeadlines: Sendable {
         entries.withLock { $0.connections[key(connection)]?.since = nil }
     }
 
-    /// The connection's request is over: the wait for the next one begins.
-    func answered(_ connection: OpaquePointer) {
+    /// The connection's request is over (the wait for the next one begins), or a new
+    /// request's head has arrived (its body gets a deadline of its own).
+    func restart(_ connection: OpaquePointer) {
         let now = DispatchTime.now().uptimeNanoseconds
         entries.withLock { $0.connections[key(connection)]?.since = now }
     }

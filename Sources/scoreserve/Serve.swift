@@ -18,8 +18,9 @@ struct Serve: ParsableCommand {
             finishes the work in flight (up to --grace-seconds), stops listening and exits
             0. SIGINT (Ctrl-C) does the same without the lame-duck period.
 
-            Slow clients: a connection must deliver a whole request within
-            --request-deadline-seconds, and one client address may hold at most
+            Slow clients: a connection must deliver a request's head within
+            --request-deadline-seconds of its opening or its last answer, and then the
+            body within it again; one client address may hold at most
             --per-client-connection-limit connections (set 0 behind a proxy, whose address
             every request comes from). --probe-port adds a listener for /healthz, /readyz
             and /metrics alone, for health checks that API clients cannot crowd out.
@@ -44,7 +45,7 @@ struct Serve: ParsableCommand {
     var connectionLimit: Int?
     @Option(help: "Open connections from one client address at most; 0 for no limit (behind a proxy). [SCORESERVE_PER_CLIENT_CONNECTION_LIMIT, default 64]")
     var perClientConnectionLimit: Int?
-    @Option(help: "Seconds a connection may take to deliver a whole request (and the longest idle keep-alive); 0 for none. [SCORESERVE_REQUEST_DEADLINE_SECONDS, default 10]")
+    @Option(help: "Seconds a connection may take to deliver a request's head (from its opening or last answer, so also the longest idle keep-alive), and then its body; 0 for none. [SCORESERVE_REQUEST_DEADLINE_SECONDS, default 10]")
     var requestDeadlineSeconds: Double?
     @Option(help: "Port of a second listener that serves /healthz, /readyz and /metrics only; 0 for none. [SCORESERVE_PROBE_PORT, default 0]")
     var probePort: Int?

@@ -15,6 +15,28 @@ struct APITests {}
 extension APITests {
     @Suite("Routes and their answers")
     struct Routes {
+        /// An answered job lets go of its responder (and so of its connection's state): a
+        /// closure the responder's own disconnect signal holds must not hold it back.
+        @Test func answeredJobsReleaseTheirResponder() async throws {
+            let memory = InMemoryAPI()
+            let request = HTTPRequest(method: "POST", path: "/v1/models/gmm-vp/sample",
+                                      headers: ["content-type": "application/json"],
+                                      body: Array(#"{"n":2,"seed":1,"steps":5}"#.utf8), id: "release")
+            final class Box: @unchecked Sendable { weak var responder: HTTPResponder? }  // written once, before the wait
+            let box = Box()
+            let status = await withCheckedContinuation { (answered: CheckedContinuation<Int, Never>) in
+                let responder = HTTPResponder { answered.resume(returning: $0.status) }
+                box.responder = responder
+                memory.api.handle(request, responder)
+            }
+            #expect(status == 200)
+            // The engine drops its job (and the closures holding the responder) just after
+            // the answer: polled, bounded.
+            let deadline = Date().addingTimeInterval(5)
+            while box.responder != nil && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(box.responder == nil, "the responder of an answered job is still alive")
+        }
+
         @Test func healthz() async throws {
             try await withAPI { s in
                 let r = try await s.get("/healthz")

@@ -80,6 +80,30 @@ extension ServerIntegrationTests {
             await server.stop()
         }
 
+        /// The deadline restarts when a request's head has arrived: a kept-alive client that
+        /// idled most of the deadline and then sends its body over most of another is
+        /// served, not cut off mid-upload.
+        @Test func bodyGetsItsOwnDeadline() async throws {
+            let deadline = 1.5
+            let server = try TestServer(transport: { $0.requestDeadlineSeconds = deadline })
+            let client = HTTPTestClient(port: server.port, timeout: 5, source: "127.0.0.4")
+            let reply = try await onThread { () throws -> HTTPReply in
+                let fd = try client.connect()
+                defer { close(fd) }
+                usleep(1_000_000)  // idle, as a kept-alive connection between requests
+                let body = Array(#"{"n":1,"seed":1,"steps":5}"#.utf8)
+                try HTTPTestClient.sendAll(fd, Array("POST /v1/models/gmm-vp/sample HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8))
+                // The body over 1 s: past the deadline counted from the connection's opening.
+                for chunk in stride(from: 0, to: body.count, by: 3) {
+                    usleep(100_000)
+                    try HTTPTestClient.sendAll(fd, Array(body[chunk..<min(chunk + 3, body.count)]))
+                }
+                return try HTTPTestClient.parse(try client.receiveAll(fd), method: "POST")
+            }
+            #expect(reply.status == 200, "\(reply)")
+            await server.stop()
+        }
+
         /// A client that trickles its request a byte at a time (each within the idle
         /// timeout) is still closed at the deadline.
         @Test func tricklingClientIsClosedAtTheDeadline() async throws {

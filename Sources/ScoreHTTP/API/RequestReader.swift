@@ -36,6 +36,9 @@ enum RequestReader {
     private static func outOfRange(_ error: JSONError, _ body: [UInt8], _ table: [RequestField]) -> APIError? {
         guard error.isNumberOutOfRange, let (name, text) = JSONMember.containing(error.position, in: body) else { return nil }
         guard let row = table.first(where: { $0.name == name }) else { return .invalid(field: name, "unknown field") }
+        // The value is quoted only when it is a bare number of sensible length.
+        let bare = text.count <= 40 && !text.isEmpty && text.allSatisfy { "0123456789+-.eE".contains($0) }
+        if !bare { return .invalid(field: name, "holds a number too large to represent") }
         switch row.kind {
         case .integer(let range):
             return .invalid(field: name, "must be between \(range.lowerBound) and \(range.upperBound), got \(text)")

@@ -206,9 +206,10 @@ public final class ScoreAPI: HTTPHandler {
     func control(for responder: HTTPResponder, timeoutMs: Int64?, progress: JobProgress) -> JobControl {
         let token = CancellationToken()
         jobs.withLock { $0[ObjectIdentifier(token)] = token }
-        responder.disconnect.onDisconnect {
+        // Weak: the responder owns its disconnect signal, which owns this closure.
+        responder.disconnect.onDisconnect { [weak responder] in
             token.cancel()
-            responder.respond(APIError(SamplingError.cancelled).response)
+            responder?.respond(APIError(SamplingError.cancelled).response)
         }
         return JobControl(token: token, deadline: deadline(timeoutMs), progress: progress)
     }
