@@ -1,6 +1,5 @@
 import Foundation
 import ScoreCore
-import Synchronization
 
 /// Runs sampling, likelihood and encoding jobs: each job is cut into chunks of
 /// trajectories that the shared `Scheduler` runs across the cores.
@@ -314,61 +313,5 @@ public final class SamplingEngine: Sendable {
             for i in 0..<(rows * d) { latents.buffer[first * d + i] = y[i] }
             for r in 0..<rows { nfe.buffer[first + r] = flow.nfe[r] }
         }, finish: { EncodeResult(latents: latents.array, nfe: nfe.array) })
-    }
-}
-
-/// A job: its chunks and how to assemble the answer once they have run.
-public struct PreparedJob<T: Sendable>: Sendable {
-    let chunks: Int
-    let body: @Sendable (Int, JobControl) throws(SamplingError) -> Void
-    let finish: @Sendable () -> T
-}
-
-/// A request resolved for a model, which the engine can run.
-public protocol EnginePlan: Sendable {
-    associatedtype Output: Sendable
-    /// Work units for admission: rows × network evaluations (tangents included).
-    var cost: Int { get }
-    /// The job's chunks on `engine`.
-    func job(on engine: SamplingEngine) -> PreparedJob<Output>
-}
-
-extension SamplePlan: EnginePlan {
-    public func job(on engine: SamplingEngine) -> PreparedJob<SampleResult> { engine.prepareSample(self) }
-}
-
-extension LikelihoodPlan: EnginePlan {
-    public func job(on engine: SamplingEngine) -> PreparedJob<LikelihoodResult> { engine.prepareLikelihood(self) }
-}
-
-extension EncodePlan: EnginePlan {
-    public func job(on engine: SamplingEngine) -> PreparedJob<EncodeResult> { engine.prepareEncode(self) }
-}
-
-extension ScorePlan: EnginePlan {
-    public func job(on engine: SamplingEngine) -> PreparedJob<ScoreResult> { engine.prepareScore(self) }
-}
-
-/// A job's time table, built by whichever chunk needs it first (the others wait for it).
-final class SharedTimeTable: Sendable {
-    private let network: any ScoreNetwork
-    private let grid: [Double]
-    private let maxBytes: Int
-    private let built = Mutex<TimeTable??>(nil)
-
-    init(network: any ScoreNetwork, grid: [Double], maxBytes: Int) {
-        self.network = network
-        self.grid = grid
-        self.maxBytes = maxBytes
-    }
-
-    /// The table (nil if the network declined to make it).
-    var value: TimeTable? {
-        built.withLock { table in
-            if let table { return table }
-            let made = network.timeTable(grid, maxBytes: maxBytes)
-            table = .some(made)
-            return made
-        }
     }
 }

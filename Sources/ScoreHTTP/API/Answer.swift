@@ -27,7 +27,7 @@ public enum Answer {
         JSONObject([
             "log_likelihood": numbers(l.logLikelihood),
             "bits_per_dim": numbers(l.bitsPerDim),
-            "latents": doublePoints(l.latents, shape: plan.model.data.shape),
+            "latents": JSONValue.points(l.latents, shape: plan.model.data.shape),
             "nfe": integers(l.nfe),
             "seed": .integer(Int64(plan.seed)),
             "elapsed_ms": .number(elapsedMs),
@@ -37,7 +37,7 @@ public enum Answer {
     /// `POST …/encode`: Float64 latents, so decoding round-trips.
     public static func encode(_ e: EncodeResult, model: ScoreModel, elapsedMs: Double) -> JSONObject {
         JSONObject([
-            "latents": doublePoints(e.latents, shape: model.data.shape),
+            "latents": JSONValue.points(e.latents, shape: model.data.shape),
             "nfe": integers(e.nfe),
             "elapsed_ms": .number(elapsedMs),
         ])
@@ -55,15 +55,4 @@ public enum Answer {
 
     private static func numbers(_ values: [Double]) -> JSONValue { .array(values.map { .number($0) }) }
     private static func integers(_ values: [Int]) -> JSONValue { .array(values.map { .integer(Int64($0)) }) }
-
-    /// Float64 rows nested to `shape` (latents keep full precision so decoding round-trips).
-    static func doublePoints(_ values: [Double], shape: [Int]) -> JSONValue {
-        let d = shape.reduce(1, *)
-        func nest(_ start: Int, _ shape: ArraySlice<Int>) -> JSONValue {
-            guard let first = shape.first else { return .number(values[start]) }
-            let inner = shape.dropFirst().reduce(1, *)
-            return .array((0..<first).map { nest(start + $0 * inner, shape.dropFirst()) })
-        }
-        return .array((0..<(values.count / d)).map { nest($0 * d, shape[...]) })
-    }
 }

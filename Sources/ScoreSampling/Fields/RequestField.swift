@@ -86,10 +86,10 @@ public struct RequestField: Sendable {
                 throw fail("must be one of \(allowed.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(s)\"")
             }
             return value
-        case .points(let maxCount):
+        case .points:
+            // The count limit is checked by the readers, which know the point size.
             guard case .points(let p) = value else { throw fail("must be an array of points, got \(value.typeName)") }
             guard !p.isEmpty else { throw fail("must hold at least one point") }
-            _ = maxCount  // counted by the readers, which know the point size
             return value
         case .times(let range):
             let times: [Double]

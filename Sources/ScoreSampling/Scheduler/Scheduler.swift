@@ -106,8 +106,8 @@ public final class Scheduler: @unchecked Sendable {
     /// appended to `dropped` (their completions run after the lock is released).
     private func takeChunk(dropping dropped: inout [Job]) -> (Job, Int)? {
         guard !jobs.isEmpty else { return nil }
-        for _ in 0..<(jobs.count * 2) {
-            guard !jobs.isEmpty else { return nil }
+        // Every turn returns a chunk or removes a job.
+        for _ in 0..<jobs.count {
             cursor %= jobs.count
             let job = jobs[cursor]
             if job.next < job.chunks && job.isStopped() {
