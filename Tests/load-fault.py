@@ -11,8 +11,8 @@ Two `scoreserve serve` replicas behind HAProxy (deploy/haproxy/haproxy.cfg). For
   - replica 1 is restarted (SIGTERM: lame duck, drain, exit 0; started again) twice.
 Checks: every request that was not hung up on got a 200 (none lost), every replica
 exited 0, replica 2's admitted work is back to 0 once the clients stop (hung-up jobs
-were cancelled), and its resident memory did not grow by more than 128 MiB (what a
-leak of the hung-up jobs' buffers would pass many times over). Prints the
+were cancelled), and its resident memory did not grow by more than 256 MiB (what a
+leak of the hung-up jobs' time tables would pass four times over). Prints the
 figures the README's reliability section quotes.
 
 Usage: Tests/load-fault.py   (SCORESERVE_BIN: the binary, default .build/debug/scoreserve;
@@ -170,10 +170,10 @@ def main():
             fail(f"replica 1's restarts: exits {replicas[0].exits}, {len(restarts)} restarts")
         if hung_up[0] < 10:
             fail(f"only {hung_up[0]} mid-job disconnects happened")
-        # The allocator keeps some freed memory (tens of MiB after a burst of jobs, varying
-        # run to run); a leak would not stop there: each hung-up job's outputs and time
-        # table (2000 steps) alone, kept, would pass this bound many times over.
-        if rss_after - rss_before > 128 * 1024:
+        # The allocator keeps some freed memory (up to 65 MiB seen after a burst of jobs,
+        # varying run to run); a leak would not stop there: the hung-up jobs' time tables
+        # alone (3 MiB each for 2000 steps, ~300 jobs), kept, would pass this bound 4 times.
+        if rss_after - rss_before > 256 * 1024:
             fail(f"replica 2's resident memory grew by {rss_after - rss_before} KiB")
         steady.stop()
         say("passed")
