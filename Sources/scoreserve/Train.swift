@@ -46,7 +46,7 @@ struct Train: ParsableCommand {
     @Option(help: "Output model directory.") var output: String
 
     func run() throws {
-        guard let kind = SDE.Kind(rawValue: sde) else { throw ValidationError("--sde: expected vp, subvp, ve or ve_power") }
+        guard let kind = SDE.Kind(rawValue: sde), SDE.configKinds.contains(kind) else { throw ValidationError("--sde: expected vp, subvp, ve or ve_power") }
         guard let objectiveKind = TrainingObjective(rawValue: objective) else { throw ValidationError("--objective: dsm or ssm") }
         guard scale != 0 else { throw ValidationError("--scale must not be 0") }
         var dataset: Dataset

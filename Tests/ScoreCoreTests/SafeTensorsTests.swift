@@ -558,24 +558,21 @@ import Testing
 
     // MARK: - Reading values
 
-    @Test func floatsRejectsOtherDTypesAndMissingNames() throws {
+    @Test func floatsWidenHalfAndDoubleAndRejectIntegersAndMissingNames() throws {
         let st = try SafeTensors(bytes: Self.makeValidFile([
             .f64("double_weights", [2], [1, 2]),
             .i32("int_counts", [3], [1, 2, 3]),
             Entry(name: "half", dtype: "F16", shape: [2], bytes: [0, 0x3C, 0, 0xC0]),
+            Entry(name: "brain", dtype: "BF16", shape: [2], bytes: [0x80, 0x3F, 0x20, 0xC0]),
             .f32("ok", [1], [5]),
         ]))
-        for (name, dtype) in [("double_weights", "F64"), ("int_counts", "I32"), ("half", "F16")] {
-            let expected = SafeTensorsError.unsupportedDType(tensor: name, dtype: dtype, expected: "F32")
-            #expect(throws: expected) { _ = try st.floats(name) }
-            #expect(expected.description.contains(name))
-            do {
-                _ = try st.floats(name)
-            } catch {
-                #expect(error.description.contains("'\(name)'"))
-                #expect(error.description.contains(dtype))
-            }
-        }
+        #expect(try st.floats("double_weights") == [1, 2])
+        #expect(try st.floats("half") == [1, -2])
+        #expect(try st.floats("brain") == [1, -2.5])
+        #expect(try st.floats("ok") == [5])
+        let expected = SafeTensorsError.unsupportedDType(tensor: "int_counts", dtype: "I32", expected: "F32, F16, BF16 or F64")
+        #expect(throws: expected) { _ = try st.floats("int_counts") }
+        #expect(expected.description.contains("'int_counts'") && expected.description.contains("I32"))
         #expect(throws: SafeTensorsError.missingTensor("nope")) { _ = try st.floats("nope") }
         #expect(SafeTensorsError.missingTensor("nope").description.contains("'nope'"))
         #expect(st.info("nope") == nil)
@@ -718,10 +715,10 @@ import Testing
             covered += t.offsets.count
             do {
                 let values = try st.floats(t.name)
-                if t.dtype != .F32 { out.append("floats('\(t.name)') of \(t.dtype) did not throw") }
+                if ![.F32, .F16, .BF16, .F64].contains(t.dtype) { out.append("floats('\(t.name)') of \(t.dtype) did not throw") }
                 if values.count != t.elementCount {
                     out.append("floats('\(t.name)') gave \(values.count) values for \(t.elementCount)")
-                } else {
+                } else if t.dtype == .F32 {
                     let base = headerEnd + t.offsets.lowerBound
                     for (i, v) in values.enumerated() {
                         let expected = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[base + 4 * i + $1]) << (8 * $1) }
@@ -732,7 +729,8 @@ import Testing
                     }
                 }
             } catch {
-                if t.dtype == .F32 || error != .unsupportedDType(tensor: t.name, dtype: t.dtype.rawValue, expected: "F32") {
+                if [.F32, .F16, .BF16, .F64].contains(t.dtype)
+                    || error != .unsupportedDType(tensor: t.name, dtype: t.dtype.rawValue, expected: "F32, F16, BF16 or F64") {
                     out.append("floats('\(t.name)') of \(t.dtype) threw \(error)")
                 }
             }

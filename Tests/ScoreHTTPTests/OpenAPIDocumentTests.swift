@@ -226,7 +226,7 @@ struct OpenAPIDocumentTests {
         #expect(values("estimator") == ["exact", "hutchinson"])
         #expect(values("noise") == ["rademacher", "gaussian"])
         let sde = Self.deref(Self.at(document, "components", "schemas", "ModelInfo", "properties", "sde"), in: document)
-        #expect(Self.stringArray(Self.at(sde, "properties", "type", "enum")) == ["vp", "subvp", "ve", "ve_power"])
+        #expect(Self.stringArray(Self.at(sde, "properties", "type", "enum")) == ["vp", "subvp", "ve", "ve_power", "vp_discrete"])
     }
 
     @Test("POSTs document every error status with the Error schema; 429 has Retry-After")

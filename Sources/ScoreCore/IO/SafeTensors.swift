@@ -167,21 +167,39 @@ public struct SafeTensors: Sendable {
         index[name].map { tensors[$0] }
     }
 
-    /// The values of an F32 tensor (little-endian on disk).
+    /// The values of a floating-point tensor (F32, F16, BF16 or F64, little-endian on
+    /// disk) as Float32: F16 and BF16 widen exactly, F64 rounds to nearest.
     public func floats(_ name: String) throws(SafeTensorsError) -> [Float] {
         guard let info = info(name) else { throw .missingTensor(name) }
-        guard info.dtype == .F32 else {
-            throw .unsupportedDType(tensor: name, dtype: info.dtype.rawValue, expected: "F32")
-        }
-        let count = info.elementCount
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            data.withUnsafeBytes { raw in
-                for i in 0..<count {
-                    let bits = raw.loadUnaligned(fromByteOffset: info.offsets.lowerBound + 4 * i, as: UInt32.self)
-                    buffer[i] = Float(bitPattern: UInt32(littleEndian: bits))
+        let count = info.elementCount, start = info.offsets.lowerBound
+        func convert(_ body: (UnsafeRawBufferPointer, Int) -> Float) -> [Float] {
+            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                data.withUnsafeBytes { raw in
+                    for i in 0..<count { buffer[i] = body(raw, i) }
                 }
+                initialized = count
             }
-            initialized = count
+        }
+        switch info.dtype {
+        case .F32:
+            return convert { raw, i in
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self)))
+            }
+        case .F16:
+            return convert { raw, i in
+                Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self))))
+            }
+        case .BF16:
+            // bfloat16 is the high half of a float32.
+            return convert { raw, i in
+                Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self))) << 16)
+            }
+        case .F64:
+            return convert { raw, i in
+                Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: start + 8 * i, as: UInt64.self))))
+            }
+        default:
+            throw .unsupportedDType(tensor: name, dtype: info.dtype.rawValue, expected: "F32, F16, BF16 or F64")
         }
     }
 }

@@ -61,3 +61,76 @@ public enum Convolution {
         }
     }
 }
+
+extension Convolution {
+    /// Padding of a 3×3 convolution: rows/columns of zeros before (top, left) and after
+    /// (bottom, right) the image. PyTorch's `padding=1` is (1, 1); diffusers'
+    /// `Downsample2D(padding=0)` pads (0, 1) before its stride-2 convolution.
+    public struct Padding: Sendable, Equatable {
+        public let before: Int, after: Int
+        public init(before: Int, after: Int) {
+            self.before = before
+            self.after = after
+        }
+        public static let same = Padding(before: 1, after: 1)
+    }
+
+    /// Output side of a 3×3 convolution with `padding` and `stride`.
+    @inline(__always)
+    public static func convolvedSize(_ size: Int, stride: Int, padding p: Padding) -> Int {
+        (size + p.before + p.after - 3) / stride + 1
+    }
+
+    /// `im2col` with zero padding: `cols[(c·9 + ky·3 + kx), (oy·ow + ox)] =
+    /// x[c, oy·s + ky − before, ox·s + kx − before]`, 0 outside the image.
+    public static func im2col(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, stride s: Int,
+                              padding p: Padding, into cols: UnsafeMutablePointer<Float>) {
+        let oh = convolvedSize(height, stride: s, padding: p), ow = convolvedSize(width, stride: s, padding: p)
+        var row = cols
+        for c in 0..<channels {
+            let plane = x + c * height * width
+            for ky in 0..<3 {
+                for kx in 0..<3 {
+                    // Output columns whose input column ox·s + kx − before is inside the image.
+                    let shift = kx - p.before
+                    let first = shift >= 0 ? 0 : (-shift + s - 1) / s
+                    let span = width - 1 - shift
+                    let last = span < 0 ? 0 : Swift.min(ow, span / s + 1)
+                    for oy in 0..<oh {
+                        let dst = row + oy * ow
+                        let iy = oy * s + ky - p.before
+                        guard iy >= 0 && iy < height && first < last else {
+                            dst.update(repeating: 0, count: ow)
+                            continue
+                        }
+                        let src = plane + iy * width + shift
+                        for ox in 0..<first { dst[ox] = 0 }
+                        if s == 1 {
+                            (dst + first).update(from: src + first, count: last - first)
+                        } else {
+                            for ox in first..<last { dst[ox] = src[ox * s] }
+                        }
+                        for ox in last..<ow { dst[ox] = 0 }
+                    }
+                    row += oh * ow
+                }
+            }
+        }
+    }
+
+    /// Nearest-neighbour ×2 upsampling of `[C × h × w]` into `[C × 2h × 2w]`.
+    public static func upsampleNearest2(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
+                                        into out: UnsafeMutablePointer<Float>) {
+        for c in 0..<channels {
+            let src = x + c * h * w, dst = out + c * 4 * h * w
+            for y in 0..<h {
+                let line = dst + 2 * y * 2 * w, from = src + y * w
+                for xx in 0..<w {
+                    line[2 * xx] = from[xx]
+                    line[2 * xx + 1] = from[xx]
+                }
+                (line + 2 * w).update(from: line, count: 2 * w)
+            }
+        }
+    }
+}

@@ -89,8 +89,9 @@ public struct ModelConfig: Sendable, Equatable {
 
     static func parseSDE(_ r: ConfigReader, _ o: JSONObject) throws(ModelLoadError) -> SDE {
         let typeName = try r.requireString(o["type"], "sde.type")
-        guard let kind = SDE.Kind(rawValue: typeName) else {
-            throw r.fail("sde.type", "expected one of \(SDE.Kind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(typeName)'")
+        guard let kind = SDE.Kind(rawValue: typeName), SDE.configKinds.contains(kind) else {
+            let note = typeName == SDE.Kind.vpDiscrete.rawValue ? " (vp_discrete is read from a diffusers scheduler config)" : ""
+            throw r.fail("sde.type", "expected one of \(SDE.configKinds.map(\.rawValue).joined(separator: ", ")), got '\(typeName)'\(note)")
         }
         let eps = try r.positive(o["eps"], "sde.eps")
         let samplingEps = try r.positive(o["sampling_eps"], "sde.sampling_eps") ?? eps
@@ -113,6 +114,8 @@ public struct ModelConfig: Sendable, Equatable {
             let s = try r.positive(o["sigma"], "sde.sigma") ?? 25
             guard s > 1 else { throw r.fail("sde.sigma", "expected sigma > 1, got \(s)") }
             return SDE(kind: kind, sigma: s, samplingEps: samplingEps, likelihoodEps: likelihoodEps)
+        case .vpDiscrete:
+            preconditionFailure("refused above")
         }
     }
 

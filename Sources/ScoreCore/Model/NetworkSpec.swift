@@ -10,6 +10,9 @@ public enum NetworkSpec: Sendable, Equatable {
     /// The PyTorch tutorial's conv U-Net (`ScoreNet`) for [C, H, W] images; the channel
     /// counts and E are read from the tensors and checked against these if given.
     case scorenet(channels: [Int]?, embedDim: Int?)
+    /// diffusers' UNet2DModel, read from its own directory layout (never from config.json
+    /// of this format), with what its output predicts.
+    case unet2d(UNet2DConfig, prediction: Prediction)
 
     /// The `type` string of the format.
     public var typeName: String {
@@ -18,6 +21,7 @@ public enum NetworkSpec: Sendable, Equatable {
         case .gmm: "gmm"
         case .empirical: "empirical"
         case .scorenet: "scorenet"
+        case .unet2d: "unet2d"
         }
     }
 }

@@ -33,11 +33,16 @@ public struct ScoreModel: Sendable {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelLoadError(file: directory, "not a model directory")
         }
-        guard let configData = FileManager.default.contents(atPath: configPath) else {
-            throw ModelLoadError(file: configPath, "missing or unreadable (every model directory needs a config.json)")
+        let defaultName = dir.standardizedFileURL.lastPathComponent
+        let config: ModelConfig
+        if let diffusers = try DiffusersDirectory.config(directory: directory, defaultName: defaultName) {
+            config = diffusers
+        } else {
+            guard let configData = FileManager.default.contents(atPath: configPath) else {
+                throw ModelLoadError(file: configPath, "missing or unreadable (every model directory needs a config.json, or diffusers' model_index.json)")
+            }
+            config = try ModelConfig.parse([UInt8](configData), file: configPath, defaultName: defaultName)
         }
-        let config = try ModelConfig.parse([UInt8](configData), file: configPath,
-                                           defaultName: dir.standardizedFileURL.lastPathComponent)
         let d = config.data.dimension
         // The trained networks' weights file.
         let weightsPath = dir.appendingPathComponent(config.weights ?? "model.safetensors").path
@@ -57,6 +62,11 @@ public struct ScoreModel: Sendable {
             let file = try weights()
             let net = try ScoreNet.load(file, path: weightsPath, sde: config.sde, shape: config.data.shape,
                                         channels: channels, embedDim: embedDim)
+            return ScoreModel(directory: directory, config: config, network: net,
+                              tensors: file.tensors, weightsMetadata: file.metadata)
+        case .unet2d(let unet, let prediction):
+            let file = try weights()
+            let net = try UNet2D.load(file, path: weightsPath, config: unet, sde: config.sde, prediction: prediction)
             return ScoreModel(directory: directory, config: config, network: net,
                               tensors: file.tensors, weightsMetadata: file.metadata)
         case .gmm(let components):
@@ -82,7 +92,8 @@ public struct ScoreModel: Sendable {
         }
     }
 
-    /// Loads every model directory (a folder with a config.json) directly under `root`,
+    /// Loads every model directory (a folder with a config.json, or a diffusers pipeline's
+    /// model_index.json) directly under `root`,
     /// sorted by name. Names must be unique.
     public static func loadAll(root: String) throws(ModelLoadError) -> [ScoreModel] {
         try loadAll(roots: [root])
@@ -100,7 +111,8 @@ public struct ScoreModel: Sendable {
             }
             for entry in entries.sorted() where !entry.hasPrefix(".") {
                 let path = URL(fileURLWithPath: root).appendingPathComponent(entry).path
-                guard FileManager.default.fileExists(atPath: path + "/config.json") else { continue }
+                guard FileManager.default.fileExists(atPath: path + "/config.json")
+                    || FileManager.default.fileExists(atPath: path + "/model_index.json") else { continue }
                 let model = try load(directory: path)
                 if let other = models.first(where: { $0.name == model.name }) {
                     throw ModelLoadError(file: path, subject: "key 'name'",

@@ -17,7 +17,7 @@ import ScoreJSON
 /// Convolutions have no bias except `tconv1`; gnorm1 has 4 groups, the others 32.
 /// Each image is evaluated on its own (per-image GEMMs over im2col patches), so an
 /// image's numbers never depend on the other rows of a call.
-public final class ScoreNet: ScoreNetwork {
+public final class ScoreNet: ImageNetwork {
     public let sde: SDE
     /// Input channels, height and width (`data.shape`).
     public let inputChannels: Int, height: Int, width: Int
@@ -75,8 +75,6 @@ public final class ScoreNet: ScoreNetwork {
             sum + 2 * Double(l.outChannels * 9 * l.inChannels) * Double(l.transposed ? l.inSide.h * l.inSide.w : l.spatial)
         }
     }
-    /// Images are evaluated one at a time.
-    public var rowGroup: Int { 1 }
     public var dimension: Int { inputChannels * height * width }
 
     public var hyperparameters: [(String, Hyperparameter)] {
@@ -146,43 +144,13 @@ public final class ScoreNet: ScoreNetwork {
 
     // One image at a time: the scratch does not grow with rows or tangents.
     public func workspaceBytes(rows: Int) -> Int { scoreLayout.bytes }
-    public var supportsJVP: Bool { true }
     public func jvpWorkspaceBytes(rows: Int, tangents: Int) -> Int { jvpLayout.bytes }
 
     // MARK: Evaluation
 
-    public func score(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows: Int,
-                      into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
-        let o = scoreLayout, d = dimension
-        storage.withUnsafeBufferPointer { w in
-            for r in 0..<rows {
-                forward(x + r * d, time: times[r], weights: w.baseAddress!, layout: o, scratch: scratch,
-                        keep: false, into: out + r * d)
-            }
-        }
-    }
-
-    public func jvp(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows: Int,
-                    tangents: Int, v: UnsafePointer<Float>,
-                    score out: UnsafeMutablePointer<Float>, jv: UnsafeMutablePointer<Float>,
-                    scratch: UnsafeMutableRawPointer) {
-        let o = jvpLayout, d = dimension
-        storage.withUnsafeBufferPointer { w in
-            for r in 0..<rows {
-                forward(x + r * d, time: times[r], weights: w.baseAddress!, layout: o, scratch: scratch,
-                        keep: true, into: out + r * d)
-                for p in 0..<tangents {
-                    let offset = (r * tangents + p) * d
-                    tangent(v + offset, time: times[r], weights: w.baseAddress!, layout: o, scratch: scratch,
-                            into: jv + offset)
-                }
-            }
-        }
-    }
-
-    /// One image's score; with `keep`, what `tangent` needs is left in the scratch.
-    private func forward(_ x: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>, layout o: Layout,
-                         scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>) {
+    func image(_ x: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>,
+               scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>) {
+        let o = keep ? jvpLayout : scoreLayout
         func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
             (scratch + offset).assumingMemoryBound(to: Float.self)
         }
@@ -225,9 +193,9 @@ public final class ScoreNet: ScoreNetwork {
         }
     }
 
-    /// The Jacobian of the last `forward(…, keep: true)` applied to `v`.
-    private func tangent(_ v: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>, layout o: Layout,
-                         scratch: UnsafeMutableRawPointer, into jv: UnsafeMutablePointer<Float>) {
+    func imageTangent(_ v: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>,
+                      scratch: UnsafeMutableRawPointer, into jv: UnsafeMutablePointer<Float>) {
+        let o = jvpLayout
         func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
             (scratch + offset).assumingMemoryBound(to: Float.self)
         }

@@ -2,12 +2,14 @@ import ScoreJSON
 
 extension SDE {
     /// The SDE's parameters as the format names them, in order (`beta_min`, `beta_max`
-    /// for vp and subvp; `sigma_min`, `sigma_max` for ve; `sigma` for ve_power).
+    /// for vp and subvp; `sigma_min`, `sigma_max` for ve; `sigma` for ve_power;
+    /// `num_train_timesteps` for vp_discrete).
     public var parameters: [(String, Double)] {
         switch kind {
         case .vp, .subvp: [("beta_min", betaMin), ("beta_max", betaMax)]
         case .ve: [("sigma_min", sigmaMin), ("sigma_max", sigmaMax)]
         case .vePower: [("sigma", sigma)]
+        case .vpDiscrete: [("num_train_timesteps", Double(schedule!.steps))]
         }
     }
 

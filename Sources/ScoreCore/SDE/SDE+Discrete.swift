@@ -38,11 +38,22 @@ extension SDE {
         return Foundation.exp(lo + Double(i) * (hi - lo) / Double(N - 1))
     }
 
+    /// The β of one DDPM step of a `vp_discrete` SDE from t down to t − h:
+    /// 1 − ᾱ(t)/ᾱ(t − h), which is the schedule's own β_n when the step is one of its
+    /// training steps (t = (n + 1)/N, h = 1/N).
+    public func scheduleStepBeta(_ t: Double, stepSize h: Double) -> Double {
+        -Foundation.expm1(2 * (logMean(t) - logMean(Swift.max(0, t - h))))
+    }
+
     /// score_sde's `sde.discretize(x, t)` with `N` steps: the exact DDPM / SMLD
     /// discretisation for `vp` and `ve`, Euler–Maruyama (`f·dt`, `g·√dt`) otherwise.
+    /// `vp_discrete` takes the DDPM step of its own schedule from t to t − `stepSize`.
     /// The reverse-diffusion predictor is built on it.
-    public func discretize(_ t: Double, steps N: Int) -> DiscreteStep {
+    public func discretize(_ t: Double, steps N: Int, stepSize: Double? = nil) -> DiscreteStep {
         switch kind {
+        case .vpDiscrete:
+            let beta = scheduleStepBeta(t, stepSize: stepSize ?? T / Double(N))
+            return DiscreteStep(driftScale: (1 - beta).squareRoot() - 1, G: beta.squareRoot())
         case .vp:
             let beta = discreteBeta(discreteIndex(t, steps: N), steps: N)
             return DiscreteStep(driftScale: (1 - beta).squareRoot() - 1, G: beta.squareRoot())
@@ -57,10 +68,15 @@ extension SDE {
         }
     }
 
-    /// score_sde's ancestral step for `vp` (DDPM) and `ve` (SMLD); `nil` for SDEs that
-    /// have no ancestral sampler.
-    public func ancestralStep(_ t: Double, steps N: Int) -> AncestralStep? {
+    /// score_sde's ancestral step for `vp` (DDPM) and `ve` (SMLD), and for `vp_discrete`
+    /// with its schedule's step from t to t − `stepSize` (at the training steps, the
+    /// original DDPM sampler with σ_n² = β_n); `nil` for SDEs that have no ancestral sampler.
+    public func ancestralStep(_ t: Double, steps N: Int, stepSize: Double? = nil) -> AncestralStep? {
         switch kind {
+        case .vpDiscrete:
+            let beta = scheduleStepBeta(t, stepSize: stepSize ?? T / Double(N))
+            return AncestralStep(xScale: 1 / (1 - beta).squareRoot(), scoreScale: beta,
+                                 noiseStd: beta.squareRoot())
         case .vp:
             let beta = discreteBeta(discreteIndex(t, steps: N), steps: N)
             return AncestralStep(xScale: 1 / (1 - beta).squareRoot(), scoreScale: beta,

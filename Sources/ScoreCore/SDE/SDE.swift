@@ -1,7 +1,8 @@
 import Foundation
 
 /// A forward SDE `dx = f(x, t) dt + g(t) dw` on t ∈ [0, T], T = 1, with a linear
-/// drift `f(x, t) = b(t) x`, as in Song et al. 2021 (score_sde's `sde_lib`).
+/// drift `f(x, t) = b(t) x`, as in Song et al. 2021 (score_sde's `sde_lib`), or the VP
+/// SDE of a DDPM model's discrete schedule (`vp_discrete`, see `DiscreteSchedule`).
 ///
 /// Every coefficient is evaluated in Float64 with `expm1` where the closed form has
 /// `1 - e^…` or `σ^{2t} - 1`, so small t keeps full relative precision.
@@ -10,6 +11,8 @@ public struct SDE: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         case vp, subvp, ve
         case vePower = "ve_power"
+        /// A DDPM schedule read as a VP SDE; made from a diffusers scheduler config.
+        case vpDiscrete = "vp_discrete"
     }
 
     public let kind: Kind
@@ -21,6 +24,8 @@ public struct SDE: Sendable, Equatable {
     public let sigmaMax: Double
     /// σ of `ve_power` (dx = σ^t dw).
     public let sigma: Double
+    /// The training schedule of `vp_discrete`.
+    public let schedule: DiscreteSchedule?
     /// Smallest time used by samplers.
     public let samplingEps: Double
     /// Smallest time used by likelihoods and encoding.
@@ -38,25 +43,51 @@ public struct SDE: Sendable, Equatable {
         self.sigmaMin = sigmaMin
         self.sigmaMax = sigmaMax
         self.sigma = sigma
+        precondition(kind != .vpDiscrete, "a vp_discrete SDE is made by init(schedule:)")
+        self.schedule = nil
         switch kind {
         case .vp, .subvp: self.samplingEps = samplingEps ?? 1e-3
-        case .ve, .vePower: self.samplingEps = samplingEps ?? 1e-5
+        case .ve, .vePower, .vpDiscrete: self.samplingEps = samplingEps ?? 1e-5
         }
         self.likelihoodEps = likelihoodEps ?? 1e-5
     }
 
-    /// β(t) = β0 + t(β1 − β0) of `vp` and `subvp`.
-    @inline(__always)
-    public func beta(_ t: Double) -> Double { betaMin + t * (betaMax - betaMin) }
+    /// The VP SDE of a discrete training schedule; sampling and likelihoods stop at its
+    /// first step, t = 1/N, unless told otherwise.
+    public init(schedule: DiscreteSchedule, samplingEps: Double? = nil, likelihoodEps: Double? = nil) {
+        kind = .vpDiscrete
+        betaMin = 0
+        betaMax = 0
+        sigmaMin = 0
+        sigmaMax = 0
+        sigma = 0
+        self.schedule = schedule
+        self.samplingEps = samplingEps ?? 1 / Double(schedule.steps)
+        self.likelihoodEps = likelihoodEps ?? 1 / Double(schedule.steps)
+    }
 
-    /// m(t) = −t²(β1−β0)/4 − tβ0/2, the log of the mean coefficient of `vp`/`subvp`.
+    /// The Kinds a config.json may name (`vp_discrete` comes from a scheduler config).
+    public static let configKinds: [Kind] = [.vp, .subvp, .ve, .vePower]
+
+    /// β(t): β0 + t(β1 − β0) of `vp` and `subvp`, the schedule's of `vp_discrete`.
     @inline(__always)
-    func logMean(_ t: Double) -> Double { -t * t * (betaMax - betaMin) / 4 - t * betaMin / 2 }
+    public func beta(_ t: Double) -> Double {
+        if let schedule { return schedule.beta(t) }
+        return betaMin + t * (betaMax - betaMin)
+    }
+
+    /// The log of the mean coefficient of `vp`/`subvp`/`vp_discrete`: for the first two
+    /// m(t) = −t²(β1−β0)/4 − tβ0/2.
+    @inline(__always)
+    func logMean(_ t: Double) -> Double {
+        if let schedule { return schedule.logMean(t) }
+        return -t * t * (betaMax - betaMin) / 4 - t * betaMin / 2
+    }
 
     /// b(t) in the drift f(x, t) = b(t)·x.
     public func driftCoefficient(_ t: Double) -> Double {
         switch kind {
-        case .vp, .subvp: -beta(t) / 2
+        case .vp, .subvp, .vpDiscrete: -beta(t) / 2
         case .ve, .vePower: 0
         }
     }
@@ -64,7 +95,7 @@ public struct SDE: Sendable, Equatable {
     /// g(t).
     public func diffusion(_ t: Double) -> Double {
         switch kind {
-        case .vp:
+        case .vp, .vpDiscrete:
             return beta(t).squareRoot()
         case .subvp:
             // 1 − e^{−2β0 t − (β1−β0) t²} = −expm1(4 m(t))
@@ -80,7 +111,7 @@ public struct SDE: Sendable, Equatable {
     /// a_t, the marginal mean coefficient: x(t) | x(0) has mean a_t x(0).
     public func meanCoefficient(_ t: Double) -> Double {
         switch kind {
-        case .vp, .subvp: Foundation.exp(logMean(t))
+        case .vp, .subvp, .vpDiscrete: Foundation.exp(logMean(t))
         case .ve, .vePower: 1
         }
     }
@@ -91,7 +122,7 @@ public struct SDE: Sendable, Equatable {
     /// be √(σ(t)² − σmin²)).
     public func marginalStd(_ t: Double) -> Double {
         switch kind {
-        case .vp:
+        case .vp, .vpDiscrete:
             return (-Foundation.expm1(2 * logMean(t))).squareRoot()
         case .subvp:
             return -Foundation.expm1(2 * logMean(t))
@@ -111,7 +142,7 @@ public struct SDE: Sendable, Equatable {
     /// Standard deviation of the prior π = N(0, σ_prior² I).
     public var priorStd: Double {
         switch kind {
-        case .vp, .subvp: 1
+        case .vp, .subvp, .vpDiscrete: 1
         case .ve: sigmaMax
         case .vePower: marginalStd(T)
         }

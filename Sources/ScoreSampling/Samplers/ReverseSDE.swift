@@ -37,8 +37,8 @@ struct ReverseSDE: Sendable {
          corrector: Corrector = .none, snr: Double = 0, correctorSteps: Int = 0) throws(SamplingError) {
         let sde = request.sde, steps = request.steps
         if predictor == .ancestral {
-            try check(sde.kind == .vp || sde.kind == .ve, field,
-                      "ancestral sampling is defined for vp and ve SDEs, not \(sde.kind.rawValue)")
+            try check([.vp, .ve, .vpDiscrete].contains(sde.kind), field,
+                      "ancestral sampling is defined for vp, vp_discrete and ve SDEs, not \(sde.kind.rawValue)")
         }
         // The DDPM discretisation of vp (reverse diffusion, ancestral) takes steps of
         // β_i ≤ β_max/N, whose √(1 − β_i) needs β_max/N ≤ 1: fewer steps give NaNs.
@@ -93,10 +93,15 @@ struct ReverseSDE: Sendable {
         if denoise { state.x.update(from: state.mean, count: rows * d) }
     }
 
-    /// α of score_sde's Langevin correctors: 1 − β_i for vp/subvp, 1 for ve.
+    /// The spacing of the time grid: a discrete schedule's steps span it.
+    private var stepSize: Double { steps > 1 ? (sde.T - eps) / Double(steps - 1) : sde.T - eps }
+
+    /// α of score_sde's Langevin correctors: 1 − β_i for vp/subvp (and the schedule's
+    /// step β for vp_discrete), 1 for ve.
     private func alpha(_ t: Double) -> Double {
         switch sde.kind {
         case .vp, .subvp: 1 - sde.discreteBeta(sde.discreteIndex(t, steps: steps), steps: steps)
+        case .vpDiscrete: 1 - sde.scheduleStepBeta(t, stepSize: stepSize)
         case .ve, .vePower: 1
         }
     }
@@ -154,13 +159,13 @@ struct ReverseSDE: Sendable {
             scoreScale = -g * g * dt
             noiseScale = g * (-dt).squareRoot()
         case .reverseDiffusion:
-            let f = sde.discretize(t, steps: steps)
+            let f = sde.discretize(t, steps: steps, stepSize: stepSize)
             driftScale = -f.driftScale
             scoreScale = f.G * f.G
             noiseScale = f.G
         case .ancestral:
-            // Validated: vp and ve only.
-            let a = sde.ancestralStep(t, steps: steps)!
+            // Validated: vp, vp_discrete and ve only.
+            let a = sde.ancestralStep(t, steps: steps, stepSize: stepSize)!
             xScale = a.xScale
             scoreScale = a.scoreScale
             noiseScale = a.noiseStd

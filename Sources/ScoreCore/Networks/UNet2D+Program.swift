@@ -1,0 +1,132 @@
+/// The operations a `UNet2D` evaluates, compiled at load from the config and the
+/// `state_dict`: a straight-line list over numbered values (value 0 is the input image),
+/// each value a channel-major `[C × H × W]` block placed in the scratch by liveness, so
+/// values that are no longer needed give their memory to later ones.
+struct Program: Sendable {
+    enum Op: Sendable {
+        /// `output = input · scale + shift` (`center_input_sample`: 2x − 1).
+        case affine(input: Int, output: Int, scale: Float, shift: Float)
+        case conv(Conv)
+        /// GroupNorm (optionally after a per-channel shift, optionally followed by silu).
+        case norm(Norm)
+        /// `output = (a + b) · scale` (a residual, divided by `output_scale_factor`).
+        case add(Int, Int, output: Int, scale: Float)
+        case upsample(input: Int, output: Int, channels: Int, height: Int, width: Int)
+        /// Channels of `a`, then of `b` (the up path's skip concatenation).
+        case concat(Int, Int, output: Int)
+        case attention(AttentionOp)
+    }
+
+    /// A Conv2d (3×3 with padding, or 1×1); weights `[out × in·k²]` at `weight`.
+    struct Conv: Sendable {
+        let input: Int, output: Int, weight: Int, bias: Int?
+        let inChannels: Int, outChannels: Int, kernel: Int, stride: Int
+        let padding: Convolution.Padding
+        let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+    }
+
+    struct Norm: Sendable {
+        let input: Int, output: Int, channels: Int, spatial: Int, groups: Int, eps: Double
+        let gamma: Int, beta: Int
+        /// Offset of the per-channel shift in the time conditioning (a resnet's norm2).
+        let shift: Int?
+        let silu: Bool
+    }
+
+    struct AttentionOp: Sendable {
+        let input: Int, output: Int, channels: Int, positions: Int, groups: Int, eps: Double
+        let gamma: Int, beta: Int
+        let q: Int, qBias: Int, k: Int, kBias: Int, v: Int, vBias: Int, out: Int, outBias: Int
+        let heads: Int, headDim: Int
+        var inner: Int { heads * headDim }
+        let scale: Float, inverseRescale: Float
+    }
+
+    /// Weight offsets of the time MLP and of the stacked resnet time projections.
+    struct Time: Sendable {
+        var weight1 = 0, bias1 = 0, weight2 = 0, bias2 = 0, shiftWeight = 0, shiftBias = 0
+    }
+
+    var ops: [Op] = []
+    /// Channels, height and width of each value.
+    var shapes: [(c: Int, h: Int, w: Int)] = []
+    var output = 0
+    var time = Time()
+    var timeInputDim = 0, timeEmbedDim = 0, shiftRows = 0
+    /// Offsets of the values in the arena (Floats), its size, the largest im2col block.
+    var valueOffsets: [Int] = [], arenaFloats = 0, maxCols = 0
+    var maxAttention = (channels: 0, positions: 0, inner: 0)
+    var flops = 0.0
+
+    func size(_ id: Int) -> Int { shapes[id].c * shapes[id].h * shapes[id].w }
+
+    /// Places every value by liveness: an op's output never shares memory with its inputs
+    /// unless it is the same value (an op in place); a value's memory is free after its
+    /// last use. First fit, with neighbouring free blocks merged.
+    mutating func place() {
+        var lastUse = Array(repeating: -1, count: shapes.count)
+        var defined = Array(repeating: false, count: shapes.count)
+        func inputs(_ op: Op) -> [Int] {
+            switch op {
+            case .affine(let i, _, _, _): [i]
+            case .conv(let c): [c.input]
+            case .norm(let n): [n.input]
+            case .add(let a, let b, _, _): [a, b]
+            case .upsample(let i, _, _, _, _): [i]
+            case .concat(let a, let b, _): [a, b]
+            case .attention(let a): [a.input]
+            }
+        }
+        func outputOf(_ op: Op) -> Int {
+            switch op {
+            case .affine(_, let o, _, _): o
+            case .conv(let c): c.output
+            case .norm(let n): n.output
+            case .add(_, _, let o, _): o
+            case .upsample(_, let o, _, _, _): o
+            case .concat(_, _, let o): o
+            case .attention(let a): a.output
+            }
+        }
+        for (i, op) in ops.enumerated() {
+            for v in inputs(op) { lastUse[v] = i }
+            lastUse[outputOf(op)] = Swift.max(lastUse[outputOf(op)], i)
+        }
+        lastUse[output] = ops.count
+        var free: [(offset: Int, size: Int)] = []
+        var end = 0
+        valueOffsets = Array(repeating: 0, count: shapes.count)
+        // Sizes rounded to 16 Floats keep every value 64-byte aligned.
+        func rounded(_ n: Int) -> Int { (n + 15) / 16 * 16 }
+        for (i, op) in ops.enumerated() {
+            let out = outputOf(op)
+            if !defined[out] {
+                defined[out] = true
+                let need = rounded(size(out))
+                if let k = free.firstIndex(where: { $0.size >= need }) {
+                    valueOffsets[out] = free[k].offset
+                    if free[k].size == need { free.remove(at: k) } else {
+                        free[k] = (free[k].offset + need, free[k].size - need)
+                    }
+                } else {
+                    valueOffsets[out] = end
+                    end += need
+                }
+            }
+            for v in Set(inputs(op) + [out]) where v != 0 && lastUse[v] == i {
+                free.append((valueOffsets[v], rounded(size(v))))
+                free.sort { $0.offset < $1.offset }
+                var merged: [(offset: Int, size: Int)] = []
+                for block in free {
+                    if let last = merged.last, last.offset + last.size == block.offset {
+                        merged[merged.count - 1].size += block.size
+                    } else {
+                        merged.append(block)
+                    }
+                }
+                free = merged
+            }
+        }
+        arenaFloats = Swift.max(end, 16)
+    }
+}

@@ -1,0 +1,336 @@
+import Foundation
+import ScoreJSON
+
+/// diffusers' `UNet2DModel` (DDPM's U-Net) as a score network on the VP SDE of its
+/// training schedule: its layers — `conv_in`, ResnetBlock2D, attention, Downsample2D,
+/// Upsample2D, the mid block, `conv_norm_out` and `conv_out` — compiled at load into a
+/// flat list of operations over channel-major `[C × H × W]` values (see
+/// `UNet2D+Program.swift`), evaluated one image at a time, so an image's numbers never
+/// depend on the other rows of a call. The network's timestep input for time t is
+/// N·t − 1 (DPM-Solver's discrete-time model wrapper); its output becomes a score by
+/// `prediction`. Forward-mode JVPs run the same list on tangents.
+public final class UNet2D: ImageNetwork {
+    public let sde: SDE
+    public let config: UNet2DConfig
+    public let prediction: Prediction
+    public let parameterCount: Int
+    let storage: [Float]
+    let program: Program
+    let scoreLayout: Layout, jvpLayout: Layout
+
+    init(sde: SDE, config: UNet2DConfig, prediction: Prediction, storage: [Float], program: Program) {
+        precondition(sde.schedule != nil, "unet2d runs on a vp_discrete SDE")
+        self.sde = sde
+        self.config = config
+        self.prediction = prediction
+        self.storage = storage
+        self.program = program
+        parameterCount = storage.count
+        scoreLayout = Layout(program, jvp: false)
+        jvpLayout = Layout(program, jvp: true)
+    }
+
+    public var typeName: String { "unet2d" }
+    public var dimension: Int { config.inChannels * config.height * config.width }
+    public var flopsPerRow: Double { program.flops }
+    public var hyperparameters: [(String, Hyperparameter)] {
+        [("block_out_channels", .integers(config.blockOutChannels)), ("layers_per_block", .integer(config.layersPerBlock))]
+    }
+
+    public func workspaceBytes(rows: Int) -> Int { scoreLayout.bytes }
+    public func jvpWorkspaceBytes(rows: Int, tangents: Int) -> Int { jvpLayout.bytes }
+
+    // MARK: Scratch
+
+    /// Where each value and each kept quantity lives in the scratch (offsets in bytes).
+    struct Layout {
+        /// Per value (the input, value 0, is the caller's).
+        var values: [Int] = []
+        var cols = 0
+        var timeInput = 0, hidden = 0, embedding = 0, shifts = 0
+        /// Attention scratch: the normalised input, Q, K, V, the output heads, one P × P block
+        /// (its tangents reuse them in JVP mode).
+        var attnNorm = 0, attnQ = 0, attnK = 0, attnV = 0, attnO = 0, attnS = 0
+        /// JVP only: per saving op, its kept quantities (x̂, 1/σ, silu′; attention Q, K, V, A).
+        var saved: [Saved] = []
+        var bytes = 0
+
+        struct Saved { var xhat = 0, invStd = 0, dsilu = 0, q = 0, k = 0, v = 0, probabilities = 0 }
+
+        init(_ program: Program, jvp: Bool) {
+            var s = ScratchLayout()
+            let arena = s.reserve(Float.self, program.arenaFloats)
+            values = program.valueOffsets.map { arena + $0 * MemoryLayout<Float>.stride }
+            cols = s.reserve(Float.self, program.maxCols)
+            timeInput = s.reserve(Float.self, program.timeInputDim)
+            hidden = s.reserve(Float.self, program.timeEmbedDim)
+            embedding = s.reserve(Float.self, program.timeEmbedDim)
+            shifts = s.reserve(Float.self, program.shiftRows)
+            let a = program.maxAttention
+            attnNorm = s.reserve(Float.self, a.channels * a.positions)
+            attnQ = s.reserve(Float.self, a.inner * a.positions)
+            attnK = s.reserve(Float.self, a.inner * a.positions)
+            attnV = s.reserve(Float.self, a.inner * a.positions)
+            attnO = s.reserve(Float.self, a.inner * a.positions)
+            attnS = s.reserve(Float.self, a.positions * a.positions)
+            if jvp {
+                for op in program.ops {
+                    var kept = Saved()
+                    switch op {
+                    case .norm(let n):
+                        kept.xhat = s.reserve(Float.self, n.channels * n.spatial)
+                        kept.invStd = s.reserve(Float.self, n.groups)
+                        if n.silu { kept.dsilu = s.reserve(Float.self, n.channels * n.spatial) }
+                    case .attention(let t):
+                        kept.xhat = s.reserve(Float.self, t.channels * t.positions)
+                        kept.invStd = s.reserve(Float.self, t.groups)
+                        kept.q = s.reserve(Float.self, t.inner * t.positions)
+                        kept.k = s.reserve(Float.self, t.inner * t.positions)
+                        kept.v = s.reserve(Float.self, t.inner * t.positions)
+                        kept.probabilities = s.reserve(Float.self, t.heads * t.positions * t.positions)
+                    default: break
+                    }
+                    saved.append(kept)
+                }
+            }
+            bytes = s.bytes
+        }
+    }
+
+    // MARK: Evaluation
+
+    /// The score's affine map from the network output o: s = a·o + b·x.
+    private func outputMap(_ t: Double) -> (a: Float, b: Float) {
+        let alpha = sde.meanCoefficient(t), sigma = sde.marginalStd(t)
+        switch prediction {
+        case .epsilon: return (Float(-1 / sigma), 0)
+        case .sample: return (Float(alpha / (sigma * sigma)), Float(-1 / (sigma * sigma)))
+        case .vPrediction: return (Float(-alpha / sigma), -1)
+        }
+    }
+
+    /// The network's timestep input at time t: N·t − 1.
+    func timestep(_ t: Double) -> Double { Double(sde.schedule!.steps) * t - 1 }
+
+    func image(_ x: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>,
+               scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>) {
+        let o = keep ? jvpLayout : scoreLayout
+        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
+            (scratch + offset).assumingMemoryBound(to: Float.self)
+        }
+        timeConditioning(timestep(t), weights: w, layout: o, scratch: scratch)
+        let shifts = buffer(o.shifts), cols = buffer(o.cols)
+        func value(_ id: Int) -> UnsafeMutablePointer<Float> {
+            id == 0 ? UnsafeMutablePointer(mutating: x) : buffer(o.values[id])
+        }
+        for (index, op) in program.ops.enumerated() {
+            let kept = keep ? o.saved[index] : nil
+            switch op {
+            case .affine(let input, let output, let scale, let shift):
+                let src = value(input), dst = value(output), count = program.size(output)
+                for i in 0..<count { dst[i] = src[i] * scale + shift }
+            case .conv(let c):
+                convolve(c, value(c.input), weights: w, bias: true, cols: cols, into: value(c.output))
+            case .norm(let n):
+                let src = value(n.input), dst = value(n.output), count = n.channels * n.spatial
+                if src != dst { dst.update(from: src, count: count) }
+                GroupNorm.forward(dst, channels: n.channels, spatial: n.spatial, groups: n.groups,
+                                  shift: n.shift.map { UnsafePointer(shifts + $0) }, gamma: w + n.gamma, beta: w + n.beta,
+                                  eps: n.eps, normalized: kept.map { buffer($0.xhat) },
+                                  invStd: kept.map { buffer($0.invStd) })
+                if n.silu {
+                    if let kept {
+                        VectorMath.silu(dst, into: dst, derivative: buffer(kept.dsilu), count: count)
+                    } else {
+                        VectorMath.siluInPlace(dst, count: count)
+                    }
+                }
+            case .add(let a, let b, let output, let scale):
+                let pa = value(a), pb = value(b), dst = value(output), count = program.size(output)
+                if scale == 1 {
+                    for i in 0..<count { dst[i] = pa[i] + pb[i] }
+                } else {
+                    for i in 0..<count { dst[i] = (pa[i] + pb[i]) * scale }
+                }
+            case .upsample, .concat:
+                move(op, value)
+            case .attention(let at):
+                attend(at, value(at.input), weights: w, layout: o, scratch: scratch, kept: kept, into: value(at.output))
+            }
+        }
+        let (a, b) = outputMap(t), result = value(program.output)
+        for i in 0..<dimension { out[i] = a * result[i] + b * x[i] }
+    }
+
+    func imageTangent(_ v: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>,
+                      scratch: UnsafeMutableRawPointer, into jv: UnsafeMutablePointer<Float>) {
+        let o = jvpLayout
+        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
+            (scratch + offset).assumingMemoryBound(to: Float.self)
+        }
+        let cols = buffer(o.cols)
+        func value(_ id: Int) -> UnsafeMutablePointer<Float> {
+            id == 0 ? UnsafeMutablePointer(mutating: v) : buffer(o.values[id])
+        }
+        for (index, op) in program.ops.enumerated() {
+            let kept = o.saved[index]
+            switch op {
+            case .affine(let input, let output, let scale, _):
+                let src = value(input), dst = value(output)
+                for i in 0..<program.size(output) { dst[i] = src[i] * scale }
+            case .conv(let c):
+                convolve(c, value(c.input), weights: w, bias: false, cols: cols, into: value(c.output))
+            case .norm(let n):
+                let src = value(n.input), dst = value(n.output), count = n.channels * n.spatial
+                if src != dst { dst.update(from: src, count: count) }
+                GroupNorm.tangent(dst, channels: n.channels, spatial: n.spatial, groups: n.groups, gamma: w + n.gamma,
+                                  normalized: buffer(kept.xhat), invStd: buffer(kept.invStd))
+                if n.silu { VectorMath.multiply(dst, buffer(kept.dsilu), into: dst, count: count) }
+            case .add(let a, let b, let output, let scale):
+                let pa = value(a), pb = value(b), dst = value(output)
+                for i in 0..<program.size(output) { dst[i] = (pa[i] + pb[i]) * scale }
+            case .upsample, .concat:
+                move(op, value)
+            case .attention(let at):
+                attendTangent(at, value(at.input), weights: w, layout: o, scratch: scratch, kept: kept,
+                              into: value(at.output))
+            }
+        }
+        let (a, b) = outputMap(t), result = value(program.output)
+        for i in 0..<dimension { jv[i] = a * result[i] + b * v[i] }
+    }
+
+    /// The operations that only move values (the same on points and on tangents).
+    @inline(__always)
+    private func move(_ op: Program.Op, _ value: (Int) -> UnsafeMutablePointer<Float>) {
+        switch op {
+        case .upsample(let input, let output, let channels, let h, let w):
+            Convolution.upsampleNearest2(value(input), channels: channels, height: h, width: w, into: value(output))
+        case .concat(let a, let b, let output):
+            let dst = value(output), first = program.size(a)
+            dst.update(from: value(a), count: first)
+            (dst + first).update(from: value(b), count: program.size(b))
+        default:
+            preconditionFailure("not a move")
+        }
+    }
+
+    /// The time embedding (sinusoids of the timestep, the two-layer MLP) and every
+    /// resnet's projection of silu(embedding), plus its conv1 bias, into `shifts`.
+    private func timeConditioning(_ timestep: Double, weights w: UnsafePointer<Float>, layout o: Layout,
+                                  scratch: UnsafeMutableRawPointer) {
+        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
+            (scratch + offset).assumingMemoryBound(to: Float.self)
+        }
+        let p = program.timeInputDim, e = program.timeEmbedDim, half = p / 2
+        let input = buffer(o.timeInput), hidden = buffer(o.hidden), emb = buffer(o.embedding)
+        // get_timestep_embedding in Float64: [sin, cos] (or [cos, sin]) of τ·e^{−ln(10⁴)·j/(half − shift)}.
+        let denominator = Double(half) - config.freqShift
+        for j in 0..<half {
+            let arg = timestep * Foundation.exp(-Foundation.log(10_000.0) * Double(j) / denominator)
+            let s = Float(Foundation.sin(arg)), c = Float(Foundation.cos(arg))
+            input[j] = config.flipSinToCos ? c : s
+            input[half + j] = config.flipSinToCos ? s : c
+        }
+        if p % 2 == 1 { input[p - 1] = 0 }
+        let at = program.time
+        hidden.update(from: w + at.bias1, count: e)
+        BLAS.sgemm(transA: false, transB: true, m: 1, n: e, k: p, alpha: 1, a: input, lda: p,
+                   b: w + at.weight1, ldb: p, beta: 1, c: hidden, ldc: e)
+        VectorMath.siluInPlace(hidden, count: e)
+        emb.update(from: w + at.bias2, count: e)
+        BLAS.sgemm(transA: false, transB: true, m: 1, n: e, k: e, alpha: 1, a: hidden, lda: e,
+                   b: w + at.weight2, ldb: e, beta: 1, c: emb, ldc: e)
+        VectorMath.siluInPlace(emb, count: e)
+        let rows = program.shiftRows, shifts = buffer(o.shifts)
+        shifts.update(from: w + at.shiftBias, count: rows)
+        BLAS.sgemm(transA: false, transB: true, m: 1, n: rows, k: e, alpha: 1, a: emb, lda: e,
+                   b: w + at.shiftWeight, ldb: e, beta: 1, c: shifts, ldc: rows)
+    }
+
+    /// A 3×3 (im2col + GEMM) or 1×1 (GEMM) convolution, with its bias when `bias`.
+    private func convolve(_ c: Program.Conv, _ input: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
+                          bias: Bool, cols: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let p = c.outHeight * c.outWidth
+        let withBias = bias && c.bias != nil
+        if withBias {
+            let b = w + c.bias!
+            for oc in 0..<c.outChannels { (output + oc * p).update(repeating: b[oc], count: p) }
+        }
+        if c.kernel == 1 {
+            BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: p, k: c.inChannels, alpha: 1,
+                       a: w + c.weight, lda: c.inChannels, b: input, ldb: p, beta: withBias ? 1 : 0, c: output, ldc: p)
+        } else {
+            Convolution.im2col(input, channels: c.inChannels, height: c.inHeight, width: c.inWidth, stride: c.stride,
+                               padding: c.padding, into: cols)
+            let k = c.inChannels * 9
+            BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: p, k: k, alpha: 1,
+                       a: w + c.weight, lda: k, b: cols, ldb: p, beta: withBias ? 1 : 0, c: output, ldc: p)
+        }
+    }
+
+    /// diffusers' attention block: out = (to_out(attention(q, k, v of group_norm(x))) + x) / rescale.
+    private func attend(_ at: Program.AttentionOp, _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
+                        layout o: Layout, scratch: UnsafeMutableRawPointer, kept: Layout.Saved?,
+                        into out: UnsafeMutablePointer<Float>) {
+        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
+            (scratch + offset).assumingMemoryBound(to: Float.self)
+        }
+        let c = at.channels, p = at.positions, inner = at.inner
+        let xn = buffer(o.attnNorm)
+        xn.update(from: x, count: c * p)
+        GroupNorm.forward(xn, channels: c, spatial: p, groups: at.groups, shift: nil, gamma: w + at.gamma,
+                          beta: w + at.beta, eps: at.eps, normalized: kept.map { buffer($0.xhat) },
+                          invStd: kept.map { buffer($0.invStd) })
+        let q = kept.map { buffer($0.q) } ?? buffer(o.attnQ)
+        let k = kept.map { buffer($0.k) } ?? buffer(o.attnK)
+        let v = kept.map { buffer($0.v) } ?? buffer(o.attnV)
+        func project(_ weight: Int, _ bias: Int, into dst: UnsafeMutablePointer<Float>) {
+            for r in 0..<inner { (dst + r * p).update(repeating: w[bias + r], count: p) }
+            BLAS.sgemm(transA: false, transB: false, m: inner, n: p, k: c, alpha: 1, a: w + weight, lda: c,
+                       b: xn, ldb: p, beta: 1, c: dst, ldc: p)
+        }
+        project(at.q, at.qBias, into: q)
+        project(at.k, at.kBias, into: k)
+        project(at.v, at.vBias, into: v)
+        let heads = buffer(o.attnO)
+        Attention.forward(q: q, k: k, v: v, heads: at.heads, headDim: at.headDim, positions: p,
+                          scale: at.scale, probabilities: kept.map { buffer($0.probabilities) } ?? buffer(o.attnS),
+                          keepAll: kept != nil, into: heads)
+        for r in 0..<c { (out + r * p).update(repeating: w[at.outBias + r], count: p) }
+        BLAS.sgemm(transA: false, transB: false, m: c, n: p, k: inner, alpha: 1, a: w + at.out, lda: inner,
+                   b: heads, ldb: p, beta: 1, c: out, ldc: p)
+        let inv = at.inverseRescale
+        for i in 0..<c * p { out[i] = (out[i] + x[i]) * inv }
+    }
+
+    /// The tangent of `attend` at the kept point.
+    private func attendTangent(_ at: Program.AttentionOp, _ dx: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
+                               layout o: Layout, scratch: UnsafeMutableRawPointer, kept: Layout.Saved,
+                               into out: UnsafeMutablePointer<Float>) {
+        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
+            (scratch + offset).assumingMemoryBound(to: Float.self)
+        }
+        let c = at.channels, p = at.positions, inner = at.inner
+        let dxn = buffer(o.attnNorm)
+        dxn.update(from: dx, count: c * p)
+        GroupNorm.tangent(dxn, channels: c, spatial: p, groups: at.groups, gamma: w + at.gamma,
+                          normalized: buffer(kept.xhat), invStd: buffer(kept.invStd))
+        let dq = buffer(o.attnQ), dk = buffer(o.attnK), dv = buffer(o.attnV)
+        func project(_ weight: Int, into dst: UnsafeMutablePointer<Float>) {
+            BLAS.sgemm(transA: false, transB: false, m: inner, n: p, k: c, alpha: 1, a: w + weight, lda: c,
+                       b: dxn, ldb: p, beta: 0, c: dst, ldc: p)
+        }
+        project(at.q, into: dq)
+        project(at.k, into: dk)
+        project(at.v, into: dv)
+        let dheads = buffer(o.attnO)
+        Attention.tangent(q: buffer(kept.q), k: buffer(kept.k), v: buffer(kept.v),
+                          probabilities: buffer(kept.probabilities), dq: dq, dk: dk, dv: dv, heads: at.heads,
+                          headDim: at.headDim, positions: p, scale: at.scale, ds: buffer(o.attnS), into: dheads)
+        BLAS.sgemm(transA: false, transB: false, m: c, n: p, k: inner, alpha: 1, a: w + at.out, lda: inner,
+                   b: dheads, ldb: p, beta: 0, c: out, ldc: p)
+        let inv = at.inverseRescale
+        for i in 0..<c * p { out[i] = (out[i] + dx[i]) * inv }
+    }
+}

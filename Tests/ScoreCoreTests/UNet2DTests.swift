@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import ScoreCore
+import ScoreJSON
+
+/// diffusers' UNet2DModel against diffusers itself: the fixtures
+/// (Tests/Fixtures/unet2d/make_unet2d_fixtures.py) hold tiny models with every tensor
+/// perturbed, saved by `save_pretrained`, and float64 scores, JVPs and schedules computed
+/// by diffusers in float64.
+@Suite("UNet2D (diffusers' UNet2DModel)")
+struct UNet2DTests {
+    static let fixtures = [
+        "plain_f32_ddpm_linear_eps", "plain_f32_ddpm_linear_eps_oldkeys", "pipeline_f16_ddpm_scaledlinear_vpred",
+        "plain_bf16_ddpm_cosine_sample", "plain_f64_dpmsolver_trained_eps", "pipeline_f32_ddim_linear_vpred",
+    ]
+
+    struct Case { let t: Double; let x, v: [Float]; let score, jvp: [Double]; let alpha, sigma: Double }
+    struct Fixture {
+        let model: ScoreModel
+        let cases: [Case]
+        let scheduleT: [Double], logAlpha: [Double]
+        let steps: Int
+    }
+
+    static func load(_ name: String) throws -> Fixture {
+        let dir = fixturesDirectory.appendingPathComponent("unet2d/\(name)")
+        let json = try JSONValue.parse([UInt8](try Data(contentsOf: dir.appendingPathComponent("expected.json"))))
+        guard case .object(let o) = json, case .array(let cases)? = o["cases"], case .object(let schedule)? = o["schedule"],
+              case .integer(let steps)? = o["num_train_timesteps"] else {
+            throw FixtureError("expected.json lacks cases, schedule or num_train_timesteps")
+        }
+        func doubles(_ value: JSONValue?) throws -> [Double] {
+            guard case .array(let items)? = value else { throw FixtureError("expected an array") }
+            return try items.map { item in
+                guard let d = item.doubleValue else { throw FixtureError("expected numbers") }
+                return d
+            }
+        }
+        let parsed = try cases.map { item -> Case in
+            guard case .object(let c) = item, let t = c["t"]?.doubleValue, let a = c["alpha"]?.doubleValue,
+                  let s = c["sigma"]?.doubleValue else { throw FixtureError("bad case") }
+            return Case(t: t, x: try doubles(c["x"]).map { Float($0) }, v: try doubles(c["v"]).map { Float($0) },
+                        score: try doubles(c["score"]), jvp: try doubles(c["jvp"]), alpha: a, sigma: s)
+        }
+        return Fixture(model: try ScoreModel.load(directory: dir.path), cases: parsed,
+                       scheduleT: try doubles(schedule["t"]), logAlpha: try doubles(schedule["log_alpha"]),
+                       steps: Int(steps))
+    }
+
+    /// ‖a − b‖∞ / ‖b‖∞.
+    static func relativeError(_ a: [Float], _ b: [Double]) -> Double {
+        let diff = zip(a, b).map { abs(Double($0) - $1) }.max() ?? 0
+        return diff / (b.map { abs($0) }.max() ?? 1)
+    }
+
+    @Test("the schedule is DPM-Solver's discrete VP SDE", arguments: fixtures)
+    func schedule(_ name: String) throws {
+        let f = try Self.load(name)
+        let sde = f.model.sde
+        #expect(sde.kind == .vpDiscrete)
+        #expect(sde.parameters.first?.1 == Double(f.steps))
+        #expect(abs(sde.samplingEps - 1 / Double(f.steps)) < 1e-15)
+        for (t, expected) in zip(f.scheduleT, f.logAlpha) {
+            let got = log(sde.meanCoefficient(t))
+            #expect(abs(got - expected) <= 1e-12 * max(1, abs(expected)), "\(name): log α(\(t)) = \(got), diffusers \(expected)")
+        }
+        for c in f.cases {
+            #expect(abs(sde.marginalStd(c.t) - c.sigma) <= 1e-12 * max(c.sigma, 1e-3), "\(name): σ(\(c.t))")
+            #expect(abs(sde.meanCoefficient(c.t) - c.alpha) <= 1e-12, "\(name): α(\(c.t))")
+        }
+    }
+
+    @Test("scores and JVPs match diffusers in float64 to 1e-5 relative", arguments: fixtures)
+    func parity(_ name: String) throws {
+        let f = try Self.load(name)
+        let net = f.model.network
+        #expect(net.typeName == "unet2d")
+        let d = net.dimension
+        let workspace = ScoreWorkspace(network: net, rows: 1, tangents: 1)
+        for c in f.cases {
+            #expect(c.x.count == d)
+            var score = [Float](repeating: 0, count: d), jv = [Float](repeating: 0, count: d)
+            let only = workspace.score(c.x, times: [c.t])
+            [c.t].withUnsafeBufferPointer { tp in
+                workspace.jvp(c.x, times: tp.baseAddress!, rows: 1, tangents: 1, v: c.v, score: &score, jv: &jv)
+            }
+            let scoreError = Self.relativeError(only, c.score), jvpError = Self.relativeError(jv, c.jvp)
+            #expect(scoreError < 1e-5, "\(name) t = \(c.t): score error \(scoreError)")
+            #expect(jvpError < 1e-5, "\(name) t = \(c.t): JVP error \(jvpError)")
+            #expect(score == only, "\(name) t = \(c.t): jvp's scores differ from score's")
+        }
+    }
+}
