@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The figures of Models/mnist-scorenet/README.md, from a release build on this machine:
+# The figures of the MNIST models' cards (Models/mnist-scorenet, Models/mnist-unet2d), from a release build:
 # seconds per image for each sampler on all cores, a PNG grid of ODE samples next to
 # held-out digits, and the held-out bits/dim (Hutchinson–Skilling trace, one Rademacher
 # probe, uniform dequantization, rk45 at rtol = atol = 1e-5).
@@ -31,7 +31,7 @@ sample "pc (1000 steps)" 16 --sampler pc --steps 1000
 sample "euler_maruyama (500 steps)" 16 --sampler euler_maruyama --steps 500
 
 "$BIN" plot --samples "$TMP/ode (rk45, 1e-5).json" --data "$HELD" --shape 1,28,28 --range 0,255 --columns 8 \
-    --scale 2 --max-images 64 --title "mnist-scorenet: ODE samples | held-out digits" \
+    --scale 2 --max-images 64 --title "$(basename "$MODEL"): ODE samples | held-out digits" \
     --output "$MODEL/samples.png" >/dev/null
 echo "wrote $MODEL/samples.png"
 

@@ -20,11 +20,16 @@ struct Bench: ParsableCommand {
               scoreserve bench --only W1,W4 --scale 0.1 # two workloads at a tenth of n
               scoreserve bench --only kernels --check Benchmarks/thresholds.json
               scoreserve bench --only W1,W2 --scaling 1,2,4,8,16   # scaling curve
+              scoreserve bench --only unet2d --unet-model .build/bench-unet2d/ddpm-cifar10-32-random --threads 1
             """)
 
     @Option(help: "Models directory (needs moons-vp, digits-vp and data/digits.csv).") var models = "Models"
     @Option(help: "Multiply the workloads' n by this (W0 keeps n = 1 and 16).") var scale = 1.0
-    @Option(help: "Comma-separated parts: W0,W1,W2,W3,W4,W5,W6,memory,kernels (default: all).") var only: String?
+    @Option(help: "Comma-separated parts: W0,W1,W2,W3,W4,W5,W6,memory,kernels,unet2d (default: all but unet2d).")
+    var only: String?
+    @Option(help: "A diffusers UNet2DModel directory for --only unet2d (Benchmarks/unet2d_bench.py writes one).")
+    var unetModel: String?
+    @Option(help: "Timed repeats of each unet2d figure, after a warm-up.") var repeats = 3
     @Option(help: "All-core thread count (default: the CPU limit).") var threads: Int?
     @Option(help: "Comma-separated thread counts for a scaling curve, e.g. 1,2,4,8,16 (default: 1 and all).")
     var scaling: String?
@@ -82,6 +87,7 @@ struct Bench: ParsableCommand {
         if parts.contains("W6") { report["w6"] = .object(try httpLoad(threads: all)) }
         if parts.contains("MEMORY") { report["memory"] = .object(try memory()) }
         if parts.contains("KERNELS") { report["kernels"] = .object(try kernels()) }
+        if parts.contains("UNET2D") { report["unet2d"] = .object(try unet2d(threads: all)) }
         if let json {
             try (JSONValue.object(report).encoded() + "\n").write(toFile: json, atomically: true, encoding: .utf8)
             print("\nwrote \(json)")

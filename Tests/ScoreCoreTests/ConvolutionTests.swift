@@ -73,3 +73,52 @@ struct ConvolutionTests {
         #expect(error < 2e-3, "largest difference \(error)")
     }
 }
+
+@Suite("Winograd F(2×2, 3×3)")
+struct WinogradTests {
+    /// The direct 3×3 convolution with padding 1 in Float64.
+    static func direct(_ x: [Float], _ g: [Float], c: Int, o: Int, h: Int, w: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: o * h * w)
+        for oc in 0..<o { for y in 0..<h { for xx in 0..<w {
+            var sum = 0.0
+            for ic in 0..<c { for ky in 0..<3 { for kx in 0..<3 {
+                let iy = y + ky - 1, ix = xx + kx - 1
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                sum += Double(g[((oc * c + ic) * 3 + ky) * 3 + kx]) * Double(x[(ic * h + iy) * w + ix])
+            } } }
+            out[(oc * h + y) * w + xx] = sum
+        } } }
+        return out
+    }
+
+    @Test("matches the direct convolution on odd and even sides, in bands of tile rows", arguments: [(5, 4, 7, 9), (3, 6, 8, 8), (2, 3, 1, 5)])
+    func matchesDirect(_ shape: (Int, Int, Int, Int)) {
+        let (c, o, h, w) = shape
+        var rng = SplitMix64(seed: 9)
+        func uniform() -> Float { Float(Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1) }
+        let x = (0..<(c * h * w)).map { _ in uniform() }, g = (0..<(o * c * 9)).map { _ in uniform() }
+        let expected = Self.direct(x, g, c: c, o: o, h: h, w: w)
+        let u = Winograd.transformWeights(g, outChannels: o, inChannels: c)
+        let across = (w + 1) / 2, tileRows = (h + 1) / 2
+        var out = [Float](repeating: .nan, count: o * h * w)
+        // Bands of two tile rows (the last may be shorter).
+        var first = 0
+        while first < tileRows {
+            let rows = first..<min(tileRows, first + 2), tiles = rows.count * across
+            var v = [Float](repeating: 0, count: 16 * c * tiles), m = [Float](repeating: 0, count: 16 * o * tiles)
+            Winograd.transformInput(x, channels: c, height: h, width: w, tileRows: rows, into: &v)
+            for xi in 0..<16 {
+                for oc in 0..<o { for t in 0..<tiles {
+                    var sum: Float = 0
+                    for ic in 0..<c { sum += u[(xi * o + oc) * c + ic] * v[(xi * c + ic) * tiles + t] }
+                    m[(xi * o + oc) * tiles + t] = sum
+                } }
+            }
+            Winograd.transformOutput(m, channels: o, height: h, width: w, tileRows: rows, bias: nil, into: &out)
+            first = rows.upperBound
+        }
+        let scale = expected.map { abs($0) }.max()!
+        let error = zip(out, expected).map { abs(Double($0) - $1) }.max()!
+        #expect(error / scale < 1e-6, "\(shape): error \(error / scale)")
+    }
+}

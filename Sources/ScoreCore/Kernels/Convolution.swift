@@ -81,11 +81,14 @@ extension Convolution {
         (size + p.before + p.after - 3) / stride + 1
     }
 
-    /// `im2col` with zero padding: `cols[(c·9 + ky·3 + kx), (oy·ow + ox)] =
+    /// `im2col` with zero padding, for the output rows `rows` (all by default):
+    /// `cols[(c·9 + ky·3 + kx), ((oy − rows.lowerBound)·ow + ox)] =
     /// x[c, oy·s + ky − before, ox·s + kx − before]`, 0 outside the image.
     public static func im2col(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, stride s: Int,
-                              padding p: Padding, into cols: UnsafeMutablePointer<Float>) {
-        let oh = convolvedSize(height, stride: s, padding: p), ow = convolvedSize(width, stride: s, padding: p)
+                              padding p: Padding, rows: Range<Int>? = nil, into cols: UnsafeMutablePointer<Float>) {
+        let ow = convolvedSize(width, stride: s, padding: p)
+        let outputRows = rows ?? 0..<convolvedSize(height, stride: s, padding: p)
+        let oh = outputRows.count
         var row = cols
         for c in 0..<channels {
             let plane = x + c * height * width
@@ -96,8 +99,8 @@ extension Convolution {
                     let first = shift >= 0 ? 0 : (-shift + s - 1) / s
                     let span = width - 1 - shift
                     let last = span < 0 ? 0 : Swift.min(ow, span / s + 1)
-                    for oy in 0..<oh {
-                        let dst = row + oy * ow
+                    for oy in outputRows {
+                        let dst = row + (oy - outputRows.lowerBound) * ow
                         let iy = oy * s + ky - p.before
                         guard iy >= 0 && iy < height && first < last else {
                             dst.update(repeating: 0, count: ow)

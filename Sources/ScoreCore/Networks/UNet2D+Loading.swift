@@ -7,7 +7,8 @@ extension UNet2D {
                      prediction: Prediction) throws(ModelLoadError) -> UNet2D {
         var b = try Builder(file, path: path, config: config)
         try b.build()
-        return UNet2D(sde: sde, config: config, prediction: prediction, storage: b.storage, program: b.program)
+        return UNet2D(sde: sde, config: config, prediction: prediction, storage: b.storage, program: b.program,
+                      parameterCount: b.parameterCount)
     }
 
     /// Walks UNet2DModel's forward, reading tensors and emitting operations.
@@ -17,6 +18,8 @@ extension UNet2D {
         var storage: [Float] = []
         var program = Program()
         var used: Set<String> = []
+        /// Values of the tensors read (the stored weights hold conv1 biases folded in).
+        var parameterCount = 0
         /// The resnets' time projections, stacked after the walk (one GEMV gives them all).
         var shiftWeights: [Float] = [], shiftBias: [Float] = []
 
@@ -33,7 +36,9 @@ extension UNet2D {
 
         mutating func values(_ name: String, _ shape: [Int]) throws(ModelLoadError) -> [Float] {
             used.insert(name)
-            return try dict.values(name, shape)
+            let v = try dict.values(name, shape)
+            parameterCount += v.count
+            return v
         }
 
         mutating func value(_ c: Int, _ h: Int, _ w: Int) -> Int {
@@ -128,15 +133,25 @@ extension UNet2D {
         mutating func conv(_ prefix: String, _ input: Int, outChannels: Int, kernel: Int, stride: Int,
                            padding: Convolution.Padding, bias: Bool = true) throws(ModelLoadError) -> Int {
             let s = program.shapes[input]
-            let weight = try tensor("\(prefix).weight", [outChannels, s.c, kernel, kernel])
-            let biasOffset = bias ? try tensor("\(prefix).bias", [outChannels]) : nil
             let oh = kernel == 1 ? s.h : Convolution.convolvedSize(s.h, stride: stride, padding: padding)
             let ow = kernel == 1 ? s.w : Convolution.convolvedSize(s.w, stride: stride, padding: padding)
+            let winograd = kernel == 3 && stride == 1 && padding == .same && oh * ow >= Program.Conv.winogradPositions
+            let weight: Int
+            if winograd {
+                let raw = try values("\(prefix).weight", [outChannels, s.c, 3, 3])
+                weight = storage.count
+                storage += Winograd.transformWeights(raw, outChannels: outChannels, inChannels: s.c)
+            } else {
+                weight = try tensor("\(prefix).weight", [outChannels, s.c, kernel, kernel])
+            }
+            let biasOffset = bias ? try tensor("\(prefix).bias", [outChannels]) : nil
             let out = value(outChannels, oh, ow)
-            program.ops.append(.conv(.init(input: input, output: out, weight: weight, bias: biasOffset,
-                                           inChannels: s.c, outChannels: outChannels, kernel: kernel, stride: stride,
-                                           padding: padding, inHeight: s.h, inWidth: s.w, outHeight: oh, outWidth: ow)))
-            if kernel == 3 { program.maxCols = Swift.max(program.maxCols, s.c * 9 * oh * ow) }
+            let op = Program.Conv(input: input, output: out, weight: weight, bias: biasOffset,
+                                  inChannels: s.c, outChannels: outChannels, kernel: kernel, stride: stride,
+                                  padding: padding, inHeight: s.h, inWidth: s.w, outHeight: oh, outWidth: ow,
+                                  winograd: winograd)
+            program.ops.append(.conv(op))
+            if kernel == 3 { program.maxCols = Swift.max(program.maxCols, op.bandFloats) }
             program.flops += 2 * Double(outChannels * s.c * kernel * kernel * oh * ow)
             return out
         }

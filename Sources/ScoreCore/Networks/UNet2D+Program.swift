@@ -23,6 +23,28 @@ struct Program: Sendable {
         let inChannels: Int, outChannels: Int, kernel: Int, stride: Int
         let padding: Convolution.Padding
         let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+        /// Winograd F(2×2, 3×3): `weight` holds U `[16 × out × in]` instead of the kernel.
+        let winograd: Bool
+        /// Output rows im2col lays out at once: about `Conv.bandBytes` of columns; with
+        /// Winograd, tile rows whose transforms V and M take about twice that.
+        var bandRows: Int {
+            if winograd {
+                let perTileRow = 4 * 16 * (inChannels + outChannels) * ((outWidth + 1) / 2)
+                return Swift.max(1, Swift.min((outHeight + 1) / 2, 2 * Conv.bandBytes / perTileRow))
+            }
+            return Swift.max(1, Swift.min(outHeight, Conv.bandBytes / (4 * inChannels * 9 * outWidth)))
+        }
+        /// Floats of scratch one band needs.
+        var bandFloats: Int {
+            winograd ? 16 * (inChannels + outChannels) * bandRows * ((outWidth + 1) / 2)
+                : inChannels * 9 * bandRows * outWidth
+        }
+        /// Convolutions of at least this many output positions use Winograd (below, its
+        /// GEMMs get too narrow to gain).
+        static let winogradPositions = 256
+        /// The im2col band's size: within a core's share of cache, and wide enough (≥ 64
+        /// columns at these sizes) for the GEMM to run at speed.
+        static let bandBytes = 1 << 20
     }
 
     struct Norm: Sendable {

@@ -18,14 +18,14 @@ public final class UNet2D: ImageNetwork {
     let program: Program
     let scoreLayout: Layout, jvpLayout: Layout
 
-    init(sde: SDE, config: UNet2DConfig, prediction: Prediction, storage: [Float], program: Program) {
+    init(sde: SDE, config: UNet2DConfig, prediction: Prediction, storage: [Float], program: Program, parameterCount: Int) {
         precondition(sde.schedule != nil, "unet2d runs on a vp_discrete SDE")
         self.sde = sde
         self.config = config
         self.prediction = prediction
         self.storage = storage
         self.program = program
-        parameterCount = storage.count
+        self.parameterCount = parameterCount
         scoreLayout = Layout(program, jvp: false)
         jvpLayout = Layout(program, jvp: true)
     }
@@ -253,19 +253,48 @@ public final class UNet2D: ImageNetwork {
                           bias: Bool, cols: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         let p = c.outHeight * c.outWidth
         let withBias = bias && c.bias != nil
-        if withBias {
+        if withBias && !c.winograd {
             let b = w + c.bias!
             for oc in 0..<c.outChannels { (output + oc * p).update(repeating: b[oc], count: p) }
         }
         if c.kernel == 1 {
             BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: p, k: c.inChannels, alpha: 1,
                        a: w + c.weight, lda: c.inChannels, b: input, ldb: p, beta: withBias ? 1 : 0, c: output, ldc: p)
-        } else {
+            return
+        }
+        if c.winograd {
+            // A band of tile rows at a time: V [16 × C × tiles], then M [16 × O × tiles].
+            let across = (c.outWidth + 1) / 2, tileRows = (c.outHeight + 1) / 2
+            var first = 0
+            while first < tileRows {
+                let rows = first..<Swift.min(tileRows, first + c.bandRows), tiles = rows.count * across
+                let v = cols, m = cols + 16 * c.inChannels * tiles
+                Winograd.transformInput(input, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
+                                        tileRows: rows, into: v)
+                for xi in 0..<16 {
+                    BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: tiles, k: c.inChannels, alpha: 1,
+                               a: w + c.weight + xi * c.outChannels * c.inChannels, lda: c.inChannels,
+                               b: v + xi * c.inChannels * tiles, ldb: tiles, beta: 0,
+                               c: m + xi * c.outChannels * tiles, ldc: tiles)
+                }
+                Winograd.transformOutput(m, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
+                                         tileRows: rows, bias: withBias ? UnsafePointer(w + c.bias!) : nil, into: output)
+                first = rows.upperBound
+            }
+            return
+        }
+        // im2col a band of output rows at a time: the band's columns stay in cache for the
+        // GEMM that reads them (a whole 32 × 32 image of 384 channels would be 14 MB).
+        let k = c.inChannels * 9, band = c.bandRows
+        var first = 0
+        while first < c.outHeight {
+            let rows = first..<Swift.min(c.outHeight, first + band), n = rows.count * c.outWidth
             Convolution.im2col(input, channels: c.inChannels, height: c.inHeight, width: c.inWidth, stride: c.stride,
-                               padding: c.padding, into: cols)
-            let k = c.inChannels * 9
-            BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: p, k: k, alpha: 1,
-                       a: w + c.weight, lda: k, b: cols, ldb: p, beta: withBias ? 1 : 0, c: output, ldc: p)
+                               padding: c.padding, rows: rows, into: cols)
+            BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: n, k: k, alpha: 1,
+                       a: w + c.weight, lda: k, b: cols, ldb: n, beta: withBias ? 1 : 0,
+                       c: output + first * c.outWidth, ldc: p)
+            first = rows.upperBound
         }
     }
 
