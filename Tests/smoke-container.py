@@ -291,11 +291,19 @@ def main():
             fail("the server runs as root")
         say(f"server process runs as uid {uid}")
 
-        shipped = sorted(p.parent.name for p in (ROOT / "Models").glob("*/config.json"))
+        # Model directories: config.json of the format, or a diffusers model (a pipeline's
+        # model_index.json, or a config.json with _class_name), named by its folder.
+        def served_name(d):
+            config = d / "config.json"
+            if (d / "model_index.json").exists() or "_class_name" in json.load(open(config)):
+                return d.name
+            return json.load(open(config)).get("name", d.name)
+        models = sorted({p.parent for p in (ROOT / "Models").glob("*/config.json")}
+                        | {p.parent for p in (ROOT / "Models").glob("*/model_index.json")})
+        shipped = sorted(served_name(d) for d in models)
         status, listing = request(host_port, "GET", "/v1/models")
         names = sorted(m["name"] for m in listing["models"])
-        if status != 200 or names != sorted(json.load(open(ROOT / "Models" / d / "config.json")).get("name", d)
-                                            for d in shipped):
+        if status != 200 or names != shipped:
             fail(f"GET /v1/models answered {status} with {names}; the shipped models are {shipped}")
         say(f"GET /v1/models: {', '.join(names)}")
 
