@@ -17,22 +17,25 @@ enum DiffusersDirectory {
     static let sidecarName = "scoreserve.json"
 
     /// The ModelConfig of `directory` when it holds a diffusers model; nil otherwise.
-    static func config(directory: String, defaultName: String) throws(ModelLoadError) -> ModelConfig? {
+    /// `configBytes` is its config.json, when it has one.
+    static func config(directory: String, configBytes: [UInt8]?, defaultName: String) throws(ModelLoadError) -> ModelConfig? {
         let dir = URL(fileURLWithPath: directory)
         func path(_ parts: String...) -> String { parts.reduce(dir) { $0.appendingPathComponent($1) }.path }
         let index = path("model_index.json")
-        let unetFolder: String, schedulerFile: String, prefix: String
+        let unetFolder: String, schedulerFile: String, prefix: String, unetObject: JSONObject
         if FileManager.default.fileExists(atPath: index) {
             try checkPipeline(try DiffusersJSON.object(path: index), file: index)
             (unetFolder, schedulerFile, prefix) = (path("unet"), path("scheduler", "scheduler_config.json"), "unet/")
+            unetObject = try DiffusersJSON.object(path: path("unet", "config.json"))
         } else {
-            let configPath = path("config.json")
-            guard let data = FileManager.default.contents(atPath: configPath),
-                  let text = String(data: data, encoding: .utf8), text.contains("\"_class_name\"") else { return nil }
-            (unetFolder, schedulerFile, prefix) = (directory, path("scheduler_config.json"), "")
+            // A config.json with diffusers' `_class_name`; anything else is this format's
+            // (whose parser reports its JSON errors).
+            guard let configBytes, case .object(let o)? = try? JSONValue.parse(DiffusersJSON.nonFiniteAsNull(configBytes)),
+                  o["_class_name"] != nil else { return nil }
+            (unetFolder, schedulerFile, prefix, unetObject) = (directory, path("scheduler_config.json"), "", o)
         }
         let unetConfigPath = URL(fileURLWithPath: unetFolder).appendingPathComponent("config.json").path
-        let unet = try UNet2DConfig.parse(try DiffusersJSON.object(path: unetConfigPath), file: unetConfigPath)
+        let unet = try UNet2DConfig.parse(unetObject, file: unetConfigPath)
         guard FileManager.default.fileExists(atPath: schedulerFile) else {
             throw ModelLoadError(file: schedulerFile, "missing: a diffusers model needs its scheduler config for the noise schedule (`scheduler.save_pretrained(DIR)` writes it)")
         }

@@ -37,8 +37,7 @@ public struct SchedulerConfig: Sendable, Equatable {
         "clip_sample_range", "variance_type", "solver_type", "solver_order", "set_alpha_to_one", "final_sigmas_type",
         "algorithm_type", "lambda_min_clipped", "timestep_scaling", "original_inference_steps", "euler_at_final",
         "use_lu_lambdas", "skip_prk_steps", "interpolation_type", "disable_corrector", "corrector_order",
-        "predictor_order", "noise_sampler_seed", "solver_p", "tau_func", "rho", "eta", "use_flow_sigmas",
-        "flow_shift", "use_dynamic_shifting", "time_shift_type", "shift_terminal", "sigma_min", "sigma_max",
+        "predictor_order", "noise_sampler_seed", "solver_p", "tau_func", "rho", "eta", "flow_shift", "use_dynamic_shifting", "time_shift_type", "shift_terminal", "sigma_min", "sigma_max",
         "denoise_final",
     ]
 
@@ -70,7 +69,8 @@ public struct SchedulerConfig: Sendable, Equatable {
         try r.only("timestep_type", timestepType, ["discrete"])
 
         var betas: [Double]
-        if let trained = r.value("trained_betas") {
+        let trainedBetas = r.value("trained_betas")
+        if let trained = trainedBetas {
             guard case .array(let items) = trained, !items.isEmpty else {
                 throw r.fail("trained_betas", "expected an array of numbers")
             }
@@ -90,7 +90,7 @@ public struct SchedulerConfig: Sendable, Equatable {
             betas = DiscreteSchedule.betas(schedule, steps: n, start: start, end: end)
         }
         if let i = betas.firstIndex(where: { !($0 > 0 && $0 < 1) }) {
-            throw r.fail(r.has("trained_betas") && r.object["trained_betas"] != .null ? "trained_betas" : "beta_start",
+            throw r.fail(trainedBetas != nil ? "trained_betas" : "beta_start",
                          "beta \(i) is \(betas[i]); every beta must lie in (0, 1)")
         }
         for key in object.keys where inferenceOnly.contains(key) { _ = r.value(key) }

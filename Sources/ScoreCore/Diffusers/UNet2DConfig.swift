@@ -5,9 +5,9 @@ import ScoreJSON
 /// implement (other block types, class conditioning, `scale_shift` time embedding,
 /// another activation, ...) is refused naming the key and its value.
 public struct UNet2DConfig: Sendable, Equatable {
-    /// A down or up block: resnets, with an attention after each when `attention`.
+    /// A down or up block: resnets, with an attention after each when `attention`
+    /// (`AttnDownBlock2D`, `AttnUpBlock2D`).
     public struct Block: Sendable, Equatable {
-        public let type: String
         public let attention: Bool
     }
 
@@ -74,7 +74,7 @@ public struct UNet2DConfig: Sendable, Equatable {
                 guard bare == plain || bare == attention else {
                     throw r.fail("\(key)[\(i)]", "'\(type)' is not supported (ScoreServe serves \(plain) and \(attention))")
                 }
-                out.append(Block(type: bare, attention: bare == attention))
+                out.append(Block(attention: bare == attention))
             }
             return out
         }

@@ -12,11 +12,11 @@ public enum Winograd {
         let G: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
         for o in 0..<outChannels {
             for c in 0..<inChannels {
-                let w = (0..<9).map { Double(g[(o * inChannels + c) * 9 + $0]) }
+                let kernel = (o * inChannels + c) * 9
                 for i in 0..<4 {
                     for j in 0..<4 {
                         var sum = 0.0
-                        for a in 0..<3 { for b in 0..<3 { sum += G[i][a] * w[a * 3 + b] * G[j][b] } }
+                        for a in 0..<3 { for b in 0..<3 { sum += G[i][a] * Double(g[kernel + a * 3 + b]) * G[j][b] } }
                         u[((4 * i + j) * outChannels + o) * inChannels + c] = Float(sum)
                     }
                 }

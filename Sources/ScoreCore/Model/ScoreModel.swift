@@ -34,14 +34,16 @@ public struct ScoreModel: Sendable {
             throw ModelLoadError(file: directory, "not a model directory")
         }
         let defaultName = dir.standardizedFileURL.lastPathComponent
+        let configBytes = FileManager.default.contents(atPath: configPath).map { [UInt8]($0) }
         let config: ModelConfig
-        if let diffusers = try DiffusersDirectory.config(directory: directory, defaultName: defaultName) {
+        if let diffusers = try DiffusersDirectory.config(directory: directory, configBytes: configBytes,
+                                                         defaultName: defaultName) {
             config = diffusers
         } else {
-            guard let configData = FileManager.default.contents(atPath: configPath) else {
+            guard let configBytes else {
                 throw ModelLoadError(file: configPath, "missing or unreadable (every model directory needs a config.json, or diffusers' model_index.json)")
             }
-            config = try ModelConfig.parse([UInt8](configData), file: configPath, defaultName: defaultName)
+            config = try ModelConfig.parse(configBytes, file: configPath, defaultName: defaultName)
         }
         let d = config.data.dimension
         // The trained networks' weights file.

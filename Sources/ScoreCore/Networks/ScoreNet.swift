@@ -151,12 +151,9 @@ public final class ScoreNet: ImageNetwork {
     func image(_ x: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>,
                scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>) {
         let o = keep ? jvpLayout : scoreLayout
-        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
-            (scratch + offset).assumingMemoryBound(to: Float.self)
-        }
         let e = embedDim, half = e / 2
         // Time embedding and all seven dense shifts (one matrix-vector product).
-        let e0 = buffer(o.e0), emb = buffer(o.e), dense = buffer(o.dense)
+        let e0 = scratch.floats(at: o.e0), emb = scratch.floats(at: o.e), dense = scratch.floats(at: o.dense)
         for j in 0..<half {
             let arg = 2 * Double.pi * t * Double(w[at.fourier + j])
             e0[j] = Float(Foundation.sin(arg))
@@ -171,17 +168,17 @@ public final class ScoreNet: ImageNetwork {
         BLAS.sgemm(transA: false, transB: true, m: 1, n: shifts, k: e, alpha: 1, a: emb, lda: e,
                    b: w + at.denseWeight, ldb: e, beta: 1, c: dense, ldc: shifts)
 
-        let cols = buffer(o.cols)
-        let buffers = (buffer(o.cat[0]), buffer(o.cat[1]), buffer(o.cat[2]), buffer(o.h4))
+        let cols = scratch.floats(at: o.cols)
+        let buffers = (scratch.floats(at: o.cat[0]), scratch.floats(at: o.cat[1]), scratch.floats(at: o.cat[2]), scratch.floats(at: o.h4))
         for k in 0..<8 {
             let level = levels[k], (input, output) = endpoints(k, x, buffers, out)
             apply(level, k, input, weights: w, cols: cols, into: output)
             if k == 7 { break }
             GroupNorm.forward(output, channels: level.outChannels, spatial: level.spatial, groups: Self.groups[k],
                               shift: dense + at.dense[k], gamma: w + at.gamma[k], beta: w + at.beta[k],
-                              normalized: keep ? buffer(o.xhat[k]) : nil, invStd: keep ? buffer(o.invStd[k]) : nil)
+                              normalized: keep ? scratch.floats(at: o.xhat[k]) : nil, invStd: keep ? scratch.floats(at: o.invStd[k]) : nil)
             if keep {
-                VectorMath.silu(output, into: output, derivative: buffer(o.dsilu[k]), count: level.size)
+                VectorMath.silu(output, into: output, derivative: scratch.floats(at: o.dsilu[k]), count: level.size)
             } else {
                 VectorMath.siluInPlace(output, count: level.size)
             }
@@ -196,18 +193,15 @@ public final class ScoreNet: ImageNetwork {
     func imageTangent(_ v: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>,
                       scratch: UnsafeMutableRawPointer, into jv: UnsafeMutablePointer<Float>) {
         let o = jvpLayout
-        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
-            (scratch + offset).assumingMemoryBound(to: Float.self)
-        }
-        let cols = buffer(o.cols)
-        let buffers = (buffer(o.tcat[0]), buffer(o.tcat[1]), buffer(o.tcat[2]), buffer(o.th4))
+        let cols = scratch.floats(at: o.cols)
+        let buffers = (scratch.floats(at: o.tcat[0]), scratch.floats(at: o.tcat[1]), scratch.floats(at: o.tcat[2]), scratch.floats(at: o.th4))
         for k in 0..<8 {
             let level = levels[k], (input, output) = endpoints(k, v, buffers, jv)
             apply(level, k, input, weights: w, cols: cols, into: output)
             if k == 7 { break }
             GroupNorm.tangent(output, channels: level.outChannels, spatial: level.spatial, groups: Self.groups[k],
-                              gamma: w + at.gamma[k], normalized: buffer(o.xhat[k]), invStd: buffer(o.invStd[k]))
-            VectorMath.multiply(output, buffer(o.dsilu[k]), into: output, count: level.size)
+                              gamma: w + at.gamma[k], normalized: scratch.floats(at: o.xhat[k]), invStd: scratch.floats(at: o.invStd[k]))
+            VectorMath.multiply(output, scratch.floats(at: o.dsilu[k]), into: output, count: level.size)
         }
         let inv = Float(1 / sde.marginalStd(t))
         for i in 0..<dimension { jv[i] *= inv }

@@ -142,6 +142,14 @@ public final class ScoreWorkspace {
     }
 }
 
+extension UnsafeMutableRawPointer {
+    /// The Float region `offset` bytes into a scratch block (an offset `ScratchLayout` gave).
+    @inline(__always)
+    func floats(at offset: Int) -> UnsafeMutablePointer<Float> {
+        (self + offset).assumingMemoryBound(to: Float.self)
+    }
+}
+
 /// Carves typed, 64-byte-aligned regions out of a scratch block.
 struct ScratchLayout {
     private(set) var bytes = 0

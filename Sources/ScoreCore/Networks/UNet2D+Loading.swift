@@ -151,7 +151,7 @@ extension UNet2D {
                                   padding: padding, inHeight: s.h, inWidth: s.w, outHeight: oh, outWidth: ow,
                                   winograd: winograd)
             program.ops.append(.conv(op))
-            if kernel == 3 { program.maxCols = Swift.max(program.maxCols, op.bandFloats) }
+            if kernel == 3 { program.maxBandFloats = Swift.max(program.maxBandFloats, op.bandFloats) }
             program.flops += 2 * Double(outChannels * s.c * kernel * kernel * oh * ow)
             return out
         }

@@ -75,8 +75,9 @@ struct Program: Sendable {
     var output = 0
     var time = Time()
     var timeInputDim = 0, timeEmbedDim = 0, shiftRows = 0
-    /// Offsets of the values in the arena (Floats), its size, the largest im2col block.
-    var valueOffsets: [Int] = [], arenaFloats = 0, maxCols = 0
+    /// Offsets of the values in the arena (Floats), its size, the largest convolution band
+    /// (im2col columns, or Winograd's V and M).
+    var valueOffsets: [Int] = [], arenaFloats = 0, maxBandFloats = 0
     var maxAttention = (channels: 0, positions: 0, inner: 0)
     var flops = 0.0
 

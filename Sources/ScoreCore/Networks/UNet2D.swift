@@ -61,7 +61,7 @@ public final class UNet2D: ImageNetwork {
             var s = ScratchLayout()
             let arena = s.reserve(Float.self, program.arenaFloats)
             values = program.valueOffsets.map { arena + $0 * MemoryLayout<Float>.stride }
-            cols = s.reserve(Float.self, program.maxCols)
+            cols = s.reserve(Float.self, program.maxBandFloats)
             timeInput = s.reserve(Float.self, program.timeInputDim)
             hidden = s.reserve(Float.self, program.timeEmbedDim)
             embedding = s.reserve(Float.self, program.timeEmbedDim)
@@ -115,13 +115,10 @@ public final class UNet2D: ImageNetwork {
     func image(_ x: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>,
                scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>) {
         let o = keep ? jvpLayout : scoreLayout
-        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
-            (scratch + offset).assumingMemoryBound(to: Float.self)
-        }
         timeConditioning(timestep(t), weights: w, layout: o, scratch: scratch)
-        let shifts = buffer(o.shifts), cols = buffer(o.cols)
+        let shifts = scratch.floats(at: o.shifts), cols = scratch.floats(at: o.cols)
         func value(_ id: Int) -> UnsafeMutablePointer<Float> {
-            id == 0 ? UnsafeMutablePointer(mutating: x) : buffer(o.values[id])
+            id == 0 ? UnsafeMutablePointer(mutating: x) : scratch.floats(at: o.values[id])
         }
         for (index, op) in program.ops.enumerated() {
             let kept = keep ? o.saved[index] : nil
@@ -136,11 +133,11 @@ public final class UNet2D: ImageNetwork {
                 if src != dst { dst.update(from: src, count: count) }
                 GroupNorm.forward(dst, channels: n.channels, spatial: n.spatial, groups: n.groups,
                                   shift: n.shift.map { UnsafePointer(shifts + $0) }, gamma: w + n.gamma, beta: w + n.beta,
-                                  eps: n.eps, normalized: kept.map { buffer($0.xhat) },
-                                  invStd: kept.map { buffer($0.invStd) })
+                                  eps: n.eps, normalized: kept.map { scratch.floats(at: $0.xhat) },
+                                  invStd: kept.map { scratch.floats(at: $0.invStd) })
                 if n.silu {
                     if let kept {
-                        VectorMath.silu(dst, into: dst, derivative: buffer(kept.dsilu), count: count)
+                        VectorMath.silu(dst, into: dst, derivative: scratch.floats(at: kept.dsilu), count: count)
                     } else {
                         VectorMath.siluInPlace(dst, count: count)
                     }
@@ -165,12 +162,9 @@ public final class UNet2D: ImageNetwork {
     func imageTangent(_ v: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>,
                       scratch: UnsafeMutableRawPointer, into jv: UnsafeMutablePointer<Float>) {
         let o = jvpLayout
-        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
-            (scratch + offset).assumingMemoryBound(to: Float.self)
-        }
-        let cols = buffer(o.cols)
+        let cols = scratch.floats(at: o.cols)
         func value(_ id: Int) -> UnsafeMutablePointer<Float> {
-            id == 0 ? UnsafeMutablePointer(mutating: v) : buffer(o.values[id])
+            id == 0 ? UnsafeMutablePointer(mutating: v) : scratch.floats(at: o.values[id])
         }
         for (index, op) in program.ops.enumerated() {
             let kept = o.saved[index]
@@ -184,8 +178,8 @@ public final class UNet2D: ImageNetwork {
                 let src = value(n.input), dst = value(n.output), count = n.channels * n.spatial
                 if src != dst { dst.update(from: src, count: count) }
                 GroupNorm.tangent(dst, channels: n.channels, spatial: n.spatial, groups: n.groups, gamma: w + n.gamma,
-                                  normalized: buffer(kept.xhat), invStd: buffer(kept.invStd))
-                if n.silu { VectorMath.multiply(dst, buffer(kept.dsilu), into: dst, count: count) }
+                                  normalized: scratch.floats(at: kept.xhat), invStd: scratch.floats(at: kept.invStd))
+                if n.silu { VectorMath.multiply(dst, scratch.floats(at: kept.dsilu), into: dst, count: count) }
             case .add(let a, let b, let output, let scale):
                 let pa = value(a), pb = value(b), dst = value(output)
                 for i in 0..<program.size(output) { dst[i] = (pa[i] + pb[i]) * scale }
@@ -219,11 +213,8 @@ public final class UNet2D: ImageNetwork {
     /// resnet's projection of silu(embedding), plus its conv1 bias, into `shifts`.
     private func timeConditioning(_ timestep: Double, weights w: UnsafePointer<Float>, layout o: Layout,
                                   scratch: UnsafeMutableRawPointer) {
-        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
-            (scratch + offset).assumingMemoryBound(to: Float.self)
-        }
         let p = program.timeInputDim, e = program.timeEmbedDim, half = p / 2
-        let input = buffer(o.timeInput), hidden = buffer(o.hidden), emb = buffer(o.embedding)
+        let input = scratch.floats(at: o.timeInput), hidden = scratch.floats(at: o.hidden), emb = scratch.floats(at: o.embedding)
         // get_timestep_embedding in Float64: [sin, cos] (or [cos, sin]) of τ·e^{−ln(10⁴)·j/(half − shift)}.
         let denominator = Double(half) - config.freqShift
         for j in 0..<half {
@@ -242,7 +233,7 @@ public final class UNet2D: ImageNetwork {
         BLAS.sgemm(transA: false, transB: true, m: 1, n: e, k: e, alpha: 1, a: hidden, lda: e,
                    b: w + at.weight2, ldb: e, beta: 1, c: emb, ldc: e)
         VectorMath.siluInPlace(emb, count: e)
-        let rows = program.shiftRows, shifts = buffer(o.shifts)
+        let rows = program.shiftRows, shifts = scratch.floats(at: o.shifts)
         shifts.update(from: w + at.shiftBias, count: rows)
         BLAS.sgemm(transA: false, transB: true, m: 1, n: rows, k: e, alpha: 1, a: emb, lda: e,
                    b: w + at.shiftWeight, ldb: e, beta: 1, c: shifts, ldc: rows)
@@ -302,18 +293,15 @@ public final class UNet2D: ImageNetwork {
     private func attend(_ at: Program.AttentionOp, _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
                         layout o: Layout, scratch: UnsafeMutableRawPointer, kept: Layout.Saved?,
                         into out: UnsafeMutablePointer<Float>) {
-        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
-            (scratch + offset).assumingMemoryBound(to: Float.self)
-        }
         let c = at.channels, p = at.positions, inner = at.inner
-        let xn = buffer(o.attnNorm)
+        let xn = scratch.floats(at: o.attnNorm)
         xn.update(from: x, count: c * p)
         GroupNorm.forward(xn, channels: c, spatial: p, groups: at.groups, shift: nil, gamma: w + at.gamma,
-                          beta: w + at.beta, eps: at.eps, normalized: kept.map { buffer($0.xhat) },
-                          invStd: kept.map { buffer($0.invStd) })
-        let q = kept.map { buffer($0.q) } ?? buffer(o.attnQ)
-        let k = kept.map { buffer($0.k) } ?? buffer(o.attnK)
-        let v = kept.map { buffer($0.v) } ?? buffer(o.attnV)
+                          beta: w + at.beta, eps: at.eps, normalized: kept.map { scratch.floats(at: $0.xhat) },
+                          invStd: kept.map { scratch.floats(at: $0.invStd) })
+        let q = kept.map { scratch.floats(at: $0.q) } ?? scratch.floats(at: o.attnQ)
+        let k = kept.map { scratch.floats(at: $0.k) } ?? scratch.floats(at: o.attnK)
+        let v = kept.map { scratch.floats(at: $0.v) } ?? scratch.floats(at: o.attnV)
         func project(_ weight: Int, _ bias: Int, into dst: UnsafeMutablePointer<Float>) {
             for r in 0..<inner { (dst + r * p).update(repeating: w[bias + r], count: p) }
             BLAS.sgemm(transA: false, transB: false, m: inner, n: p, k: c, alpha: 1, a: w + weight, lda: c,
@@ -322,9 +310,9 @@ public final class UNet2D: ImageNetwork {
         project(at.q, at.qBias, into: q)
         project(at.k, at.kBias, into: k)
         project(at.v, at.vBias, into: v)
-        let heads = buffer(o.attnO)
+        let heads = scratch.floats(at: o.attnO)
         Attention.forward(q: q, k: k, v: v, heads: at.heads, headDim: at.headDim, positions: p,
-                          scale: at.scale, probabilities: kept.map { buffer($0.probabilities) } ?? buffer(o.attnS),
+                          scale: at.scale, probabilities: kept.map { scratch.floats(at: $0.probabilities) } ?? scratch.floats(at: o.attnS),
                           keepAll: kept != nil, into: heads)
         for r in 0..<c { (out + r * p).update(repeating: w[at.outBias + r], count: p) }
         BLAS.sgemm(transA: false, transB: false, m: c, n: p, k: inner, alpha: 1, a: w + at.out, lda: inner,
@@ -337,15 +325,12 @@ public final class UNet2D: ImageNetwork {
     private func attendTangent(_ at: Program.AttentionOp, _ dx: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
                                layout o: Layout, scratch: UnsafeMutableRawPointer, kept: Layout.Saved,
                                into out: UnsafeMutablePointer<Float>) {
-        func buffer(_ offset: Int) -> UnsafeMutablePointer<Float> {
-            (scratch + offset).assumingMemoryBound(to: Float.self)
-        }
         let c = at.channels, p = at.positions, inner = at.inner
-        let dxn = buffer(o.attnNorm)
+        let dxn = scratch.floats(at: o.attnNorm)
         dxn.update(from: dx, count: c * p)
         GroupNorm.tangent(dxn, channels: c, spatial: p, groups: at.groups, gamma: w + at.gamma,
-                          normalized: buffer(kept.xhat), invStd: buffer(kept.invStd))
-        let dq = buffer(o.attnQ), dk = buffer(o.attnK), dv = buffer(o.attnV)
+                          normalized: scratch.floats(at: kept.xhat), invStd: scratch.floats(at: kept.invStd))
+        let dq = scratch.floats(at: o.attnQ), dk = scratch.floats(at: o.attnK), dv = scratch.floats(at: o.attnV)
         func project(_ weight: Int, into dst: UnsafeMutablePointer<Float>) {
             BLAS.sgemm(transA: false, transB: false, m: inner, n: p, k: c, alpha: 1, a: w + weight, lda: c,
                        b: dxn, ldb: p, beta: 0, c: dst, ldc: p)
@@ -353,10 +338,10 @@ public final class UNet2D: ImageNetwork {
         project(at.q, into: dq)
         project(at.k, into: dk)
         project(at.v, into: dv)
-        let dheads = buffer(o.attnO)
-        Attention.tangent(q: buffer(kept.q), k: buffer(kept.k), v: buffer(kept.v),
-                          probabilities: buffer(kept.probabilities), dq: dq, dk: dk, dv: dv, heads: at.heads,
-                          headDim: at.headDim, positions: p, scale: at.scale, ds: buffer(o.attnS), into: dheads)
+        let dheads = scratch.floats(at: o.attnO)
+        Attention.tangent(q: scratch.floats(at: kept.q), k: scratch.floats(at: kept.k), v: scratch.floats(at: kept.v),
+                          probabilities: scratch.floats(at: kept.probabilities), dq: dq, dk: dk, dv: dv, heads: at.heads,
+                          headDim: at.headDim, positions: p, scale: at.scale, ds: scratch.floats(at: o.attnS), into: dheads)
         BLAS.sgemm(transA: false, transB: false, m: c, n: p, k: inner, alpha: 1, a: w + at.out, lda: inner,
                    b: dheads, ldb: p, beta: 0, c: out, ldc: p)
         let inv = at.inverseRescale

@@ -67,7 +67,7 @@ public struct SDE: Sendable, Equatable {
     }
 
     /// The Kinds a config.json may name (`vp_discrete` comes from a scheduler config).
-    public static let configKinds: [Kind] = [.vp, .subvp, .ve, .vePower]
+    public static let configKinds = Kind.allCases.filter { $0 != .vpDiscrete }
 
     /// β(t): β0 + t(β1 − β0) of `vp` and `subvp`, the schedule's of `vp_discrete`.
     @inline(__always)
