@@ -19,14 +19,8 @@ public enum GroupNorm {
                     for p in 0..<spatial { plane[p] += b }
                 }
             }
-            var sum = 0.0
-            for i in 0..<count { sum += Double(base[i]) }
-            let mean = sum / Double(count)
-            var squares = 0.0
-            for i in 0..<count {
-                let d = Double(base[i]) - mean
-                squares += d * d
-            }
+            let mean = sum(base, count: count) / Double(count)
+            let squares = squaredDeviations(base, from: mean, count: count)
             let inv = 1 / (squares / Double(count) + eps).squareRoot()
             invStd?[g] = Float(inv)
             let m = Float(mean), s = Float(inv)
@@ -55,17 +49,56 @@ public enum GroupNorm {
         let perGroup = channels / groups, count = perGroup * spatial
         for g in 0..<groups {
             let base = dx + g * count, xhat = normalized + g * count
-            var sum = 0.0, dot = 0.0
-            for i in 0..<count {
-                sum += Double(base[i])
-                dot += Double(xhat[i]) * Double(base[i])
-            }
-            let mean = Float(sum / Double(count)), projection = Float(dot / Double(count)), inv = invStd[g]
+            let (total, dot) = sumAndDot(base, xhat, count: count)
+            let mean = Float(total / Double(count)), projection = Float(dot / Double(count)), inv = invStd[g]
             for c in 0..<perGroup {
                 let scale = gamma[g * perGroup + c] * inv
                 let plane = base + c * spatial, xh = xhat + c * spatial
                 for p in 0..<spatial { plane[p] = scale * (plane[p] - mean - xh[p] * projection) }
             }
         }
+    }
+
+    // Float64 reductions in eight lanes: vector loads and adds, the lanes summed at the end.
+
+    @inline(__always)
+    static func lanes(_ x: UnsafePointer<Float>, _ i: Int) -> SIMD8<Double> {
+        SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+    }
+
+    /// Σ x_i.
+    static func sum(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        var acc = SIMD8<Double>(), i = 0
+        while i + 8 <= count { acc += lanes(x, i); i += 8 }
+        var total = acc.sum()
+        while i < count { total += Double(x[i]); i += 1 }
+        return total
+    }
+
+    /// Σ (x_i − mean)².
+    static func squaredDeviations(_ x: UnsafePointer<Float>, from mean: Double, count: Int) -> Double {
+        var acc = SIMD8<Double>(), i = 0
+        while i + 8 <= count {
+            let d = lanes(x, i) - mean
+            acc += d * d
+            i += 8
+        }
+        var total = acc.sum()
+        while i < count { let d = Double(x[i]) - mean; total += d * d; i += 1 }
+        return total
+    }
+
+    /// (Σ x_i, Σ x_i y_i).
+    static func sumAndDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> (Double, Double) {
+        var sums = SIMD8<Double>(), dots = SIMD8<Double>(), i = 0
+        while i + 8 <= count {
+            let a = lanes(x, i)
+            sums += a
+            dots += a * lanes(y, i)
+            i += 8
+        }
+        var total = sums.sum(), dot = dots.sum()
+        while i < count { total += Double(x[i]); dot += Double(x[i]) * Double(y[i]); i += 1 }
+        return (total, dot)
     }
 }

@@ -27,68 +27,85 @@ public enum Winograd {
 
     /// V_ξ[c, tile] = (Bᵀ d B)_ξ for the tiles of tile rows `rows` (padding 1 around the
     /// image), into `v` laid out `[16 × C × tiles]` with `tiles = rows.count · ⌈W/2⌉`.
+    /// Row by row: the four input lines of a tile row (zero-padded), their Bᵀ
+    /// combinations over the whole line, then each of the 16 outputs as a contiguous run
+    /// over the row's tiles, so every loop is a vector loop.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
                                       tileRows rows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
         let across = (w + 1) / 2, tiles = rows.count * across, plane = channels * tiles
-        for c in 0..<channels {
-            let image = x + c * h * w
-            for ty in rows {
-                for tx in 0..<across {
-                    // The 4×4 patch at rows 2ty − 1 … 2ty + 2, columns 2tx − 1 … 2tx + 2.
-                    func row(_ r: Int) -> SIMD4<Float> {
-                        let y = 2 * ty - 1 + r
-                        guard y >= 0 && y < h else { return SIMD4() }
-                        let line = image + y * w, x0 = 2 * tx - 1
-                        if x0 >= 0 && x0 + 3 < w { return SIMD4(line[x0], line[x0 + 1], line[x0 + 2], line[x0 + 3]) }
-                        var out = SIMD4<Float>()
-                        for k in 0..<4 where x0 + k >= 0 && x0 + k < w { out[k] = line[x0 + k] }
-                        return out
+        let padded = 2 * across + 2   // columns −1 … 2·across
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * padded) { buffer in
+            let lines = buffer.baseAddress!, combined = lines + 4 * padded
+            for c in 0..<channels {
+                let image = x + c * h * w
+                for ty in rows {
+                    for r in 0..<4 {
+                        let line = lines + r * padded, y = 2 * ty - 1 + r
+                        guard y >= 0 && y < h else {
+                            line.update(repeating: 0, count: padded)
+                            continue
+                        }
+                        line[0] = 0
+                        (line + 1).update(from: image + y * w, count: w)
+                        (line + 1 + w).update(repeating: 0, count: padded - 1 - w)
                     }
-                    let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3)
-                    // Bᵀ d: combine rows.
-                    let r0 = d0 - d2, r1 = d1 + d2, r2 = d2 - d1, r3 = d1 - d3
-                    // (Bᵀ d) B: combine columns of each row.
-                    let tile = (ty - rows.lowerBound) * across + tx
-                    let base = v + c * tiles + tile
-                    func put(_ i: Int, _ r: SIMD4<Float>) {
-                        base[(4 * i) * plane] = r[0] - r[2]
-                        base[(4 * i + 1) * plane] = r[1] + r[2]
-                        base[(4 * i + 2) * plane] = r[2] - r[1]
-                        base[(4 * i + 3) * plane] = r[1] - r[3]
+                    // Bᵀ d, a whole line at a time.
+                    let l0 = lines, l1 = lines + padded, l2 = lines + 2 * padded, l3 = lines + 3 * padded
+                    for k in 0..<padded {
+                        combined[k] = l0[k] - l2[k]
+                        combined[padded + k] = l1[k] + l2[k]
+                        combined[2 * padded + k] = l2[k] - l1[k]
+                        combined[3 * padded + k] = l1[k] - l3[k]
                     }
-                    put(0, r0)
-                    put(1, r1)
-                    put(2, r2)
-                    put(3, r3)
+                    // (Bᵀ d) B: four outputs per combined line, each contiguous over the tiles.
+                    let first = c * tiles + (ty - rows.lowerBound) * across
+                    for i in 0..<4 {
+                        let r = combined + i * padded
+                        let d0 = v + 4 * i * plane + first, d1 = d0 + plane, d2 = d1 + plane, d3 = d2 + plane
+                        for tx in 0..<across {
+                            let a0 = r[2 * tx], a1 = r[2 * tx + 1], a2 = r[2 * tx + 2], a3 = r[2 * tx + 3]
+                            d0[tx] = a0 - a2
+                            d1[tx] = a1 + a2
+                            d2[tx] = a2 - a1
+                            d3[tx] = a1 - a3
+                        }
+                    }
                 }
             }
         }
     }
 
     /// out[o, 2ty + a, 2tx + b] = (Aᵀ M A)[a, b] (+ bias[o]) for the tiles of tile rows
-    /// `rows`, from `m` laid out `[16 × O × tiles]`.
+    /// `rows`, from `m` laid out `[16 × O × tiles]`; a tile row at a time, as runs over
+    /// its tiles.
     public static func transformOutput(_ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
                                        tileRows rows: Range<Int>, bias: UnsafePointer<Float>?,
                                        into out: UnsafeMutablePointer<Float>) {
-        let across = (w + 1) / 2, tiles = rows.count * across, plane = channels * tiles
-        for o in 0..<channels {
-            let b = bias?[o] ?? 0, image = out + o * h * w
-            for ty in rows {
-                for tx in 0..<across {
-                    let base = m + o * tiles + (ty - rows.lowerBound) * across + tx
-                    func row(_ i: Int) -> SIMD4<Float> {
-                        SIMD4(base[(4 * i) * plane], base[(4 * i + 1) * plane], base[(4 * i + 2) * plane],
-                              base[(4 * i + 3) * plane])
+        let across = (w + 1) / 2, tiles = rows.count * across, plane = channels * tiles, pairs = w / 2
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * across) { buffer in
+            let sums = buffer.baseAddress!
+            for o in 0..<channels {
+                let b = bias?[o] ?? 0, image = out + o * h * w
+                for ty in rows {
+                    let first = o * tiles + (ty - rows.lowerBound) * across
+                    // Aᵀ M: rows s0 = m0 + m1 + m2 and s1 = m1 − m2 − m3, for each column j.
+                    for j in 0..<4 {
+                        let m0 = m + j * plane + first, m1 = m0 + 4 * plane, m2 = m1 + 4 * plane, m3 = m2 + 4 * plane
+                        let s0 = sums + j * across, s1 = sums + (4 + j) * across
+                        for tx in 0..<across {
+                            s0[tx] = m0[tx] + m1[tx] + m2[tx]
+                            s1[tx] = m1[tx] - m2[tx] - m3[tx]
+                        }
                     }
-                    let m0 = row(0), m1 = row(1), m2 = row(2), m3 = row(3)
-                    // Aᵀ M: two rows; then · A: two columns.
-                    let s0 = m0 + m1 + m2, s1 = m1 - m2 - m3
-                    let y = 2 * ty, x = 2 * tx
-                    image[y * w + x] = s0[0] + s0[1] + s0[2] + b
-                    if x + 1 < w { image[y * w + x + 1] = s0[1] - s0[2] - s0[3] + b }
-                    if y + 1 < h {
-                        image[(y + 1) * w + x] = s1[0] + s1[1] + s1[2] + b
-                        if x + 1 < w { image[(y + 1) * w + x + 1] = s1[1] - s1[2] - s1[3] + b }
+                    // · A: the two output columns of each tile.
+                    for a in 0..<2 where 2 * ty + a < h {
+                        let s = sums + 4 * a * across, line = image + (2 * ty + a) * w
+                        let c0 = s, c1 = s + across, c2 = s + 2 * across, c3 = s + 3 * across
+                        for tx in 0..<pairs {
+                            line[2 * tx] = c0[tx] + c1[tx] + c2[tx] + b
+                            line[2 * tx + 1] = c1[tx] - c2[tx] - c3[tx] + b
+                        }
+                        if w % 2 == 1 { line[w - 1] = c0[pairs] + c1[pairs] + c2[pairs] + b }
                     }
                 }
             }
