@@ -106,7 +106,8 @@ struct WinogradTests {
         while first < tileRows {
             let rows = first..<min(tileRows, first + 2), tiles = rows.count * across
             var v = [Float](repeating: 0, count: 16 * c * tiles), m = [Float](repeating: 0, count: 16 * o * tiles)
-            Winograd.transformInput(x, channels: c, height: h, width: w, tileRows: rows, into: &v)
+            var lines = [Float](repeating: .nan, count: Winograd.lineFloats(width: w))
+            Winograd.transformInput(x, channels: c, height: h, width: w, tileRows: rows, lines: &lines, into: &v)
             for xi in 0..<16 {
                 for oc in 0..<o { for t in 0..<tiles {
                     var sum: Float = 0
@@ -114,7 +115,8 @@ struct WinogradTests {
                     m[(xi * o + oc) * tiles + t] = sum
                 } }
             }
-            Winograd.transformOutput(m, channels: o, height: h, width: w, tileRows: rows, bias: nil, into: &out)
+            Winograd.transformOutput(m, channels: o, height: h, width: w, tileRows: rows, bias: nil, lines: &lines,
+                                     into: &out)
             first = rows.upperBound
         }
         let scale = expected.map { abs($0) }.max()!

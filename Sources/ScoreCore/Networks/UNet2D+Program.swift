@@ -36,7 +36,7 @@ struct Program: Sendable {
         }
         /// Floats of scratch one band needs.
         var bandFloats: Int {
-            winograd ? 16 * (inChannels + outChannels) * bandRows * ((outWidth + 1) / 2)
+            winograd ? 16 * (inChannels + outChannels) * bandRows * ((outWidth + 1) / 2) + Winograd.lineFloats(width: outWidth)
                 : inChannels * 9 * bandRows * outWidth
         }
         /// Convolutions of at least this many output positions use Winograd (below, its

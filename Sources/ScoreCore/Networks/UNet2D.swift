@@ -259,9 +259,9 @@ public final class UNet2D: ImageNetwork {
             var first = 0
             while first < tileRows {
                 let rows = first..<Swift.min(tileRows, first + c.bandRows), tiles = rows.count * across
-                let v = cols, m = cols + 16 * c.inChannels * tiles
+                let v = cols, m = cols + 16 * c.inChannels * tiles, lines = m + 16 * c.outChannels * tiles
                 Winograd.transformInput(input, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
-                                        tileRows: rows, into: v)
+                                        tileRows: rows, lines: lines, into: v)
                 for xi in 0..<16 {
                     BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: tiles, k: c.inChannels, alpha: 1,
                                a: w + c.weight + xi * c.outChannels * c.inChannels, lda: c.inChannels,
@@ -269,7 +269,8 @@ public final class UNet2D: ImageNetwork {
                                c: m + xi * c.outChannels * tiles, ldc: tiles)
                 }
                 Winograd.transformOutput(m, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
-                                         tileRows: rows, bias: withBias ? UnsafePointer(w + c.bias!) : nil, into: output)
+                                         tileRows: rows, bias: withBias ? UnsafePointer(w + c.bias!) : nil,
+                                         lines: lines, into: output)
                 first = rows.upperBound
             }
             return
