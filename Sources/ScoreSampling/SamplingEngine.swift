@@ -16,13 +16,14 @@ public final class SamplingEngine: Sendable {
     /// What this engine has run.
     public let stats = EngineStats()
 
-    /// Rows per chunk for a job of `n` rows: `chunkSize`, or fewer (whole row groups) when
+    /// Rows per chunk for a job of `n` rows: `chunkSize`, or fewer (whole row `group`s) when
     /// that is what it takes to give every worker a chunk, so small requests use all
     /// cores too. Chunking never changes a row's numbers.
     /// `limit` caps it below `chunkSize` where small chunks cost nothing extra.
-    func chunkRows(_ n: Int, limit: Int = .max) -> Int {
+    func chunkRows(_ n: Int, limit: Int = .max, group: Int = BLAS.rowGroup) -> Int {
         let perWorker = (n + scheduler.width - 1) / Swift.max(1, scheduler.width)
-        return Swift.max(1, Swift.min(chunkSize, limit, BLAS.paddedRows(perWorker)))
+        let padded = (perWorker + group - 1) / group * group
+        return Swift.max(1, Swift.min(chunkSize, limit, padded))
     }
 
     /// Longest time grid whose conditioning a job precomputes (~5 ms for a 2-D mlp).
@@ -185,21 +186,23 @@ public final class SamplingEngine: Sendable {
             return SharedTimeTable(network: model.network, grid: grid, maxBytes: Self.maxTableBytes)
         }
         let evaluations = sampler.evaluationsPerSample
-        let costLimit = Self.costLimit(model.network, evaluations: evaluations)
+        // At least a batch of rows, where the network evaluates a batch faster than its rows alone.
+        let network = model.network, group = Swift.max(1, network.rowGroup)
+        let costLimit = Swift.max(Self.costLimit(network, evaluations: evaluations), network.batchRows)
         let size: Int
         switch sampler.chunking {
         case .wholeRequest:
             size = n
         case .adaptive:
             // Rows keep their own times: small chunks balance workers (see likelihood).
-            size = chunkRows(n, limit: Swift.min(8, costLimit))
+            size = chunkRows(n, limit: Swift.min(8, costLimit), group: group)
         case .lockstep where table != nil:
             // With the conditioning shared, chunk size costs nothing: keep each chunk to about
             // `chunkEvaluations` row evaluations, so a small request never waits long for a worker.
             let limit = Swift.max(1, Self.chunkEvaluations / Swift.max(1, evaluations) / BLAS.rowGroup) * BLAS.rowGroup
-            size = chunkRows(n, limit: Swift.min(limit, costLimit))
+            size = chunkRows(n, limit: Swift.min(limit, costLimit), group: group)
         case .lockstep:
-            size = chunkRows(n, limit: costLimit)
+            size = chunkRows(n, limit: costLimit, group: group)
         }
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)

@@ -90,4 +90,19 @@ struct UNet2DTests {
             #expect(score == only, "\(name) t = \(c.t): jvp's scores differ from score's")
         }
     }
+
+    @Test("images scored together (batches of 4, then the rest) get each image's own bits", arguments: fixtures)
+    func batches(_ name: String) throws {
+        let f = try Self.load(name)
+        let net = f.model.network, d = net.dimension, rows = 6
+        // Six rows from the cases, each at its own time.
+        let picks = (0..<rows).map { f.cases[$0 % f.cases.count] }
+        let x = picks.flatMap(\.x), times = picks.enumerated().map { $0.element.t * (1 - 0.05 * Double($0.offset)) }
+        let together = ScoreWorkspace(network: net, rows: rows).score(x, times: times)
+        let alone = ScoreWorkspace(network: net, rows: 1)
+        for r in 0..<rows {
+            let one = alone.score(Array(x[(r * d)..<((r + 1) * d)]), times: [times[r]])
+            #expect(one.map(\.bitPattern) == together[(r * d)..<((r + 1) * d)].map(\.bitPattern), "\(name): row \(r)")
+        }
+    }
 }

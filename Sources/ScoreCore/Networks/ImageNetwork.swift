@@ -1,6 +1,7 @@
-/// A network that evaluates one image at a time (the conv U-Nets): a row's numbers
-/// never depend on the other rows of a call, and the scratch does not grow with rows.
-/// Conformers give one image's forward and tangent; the batch loops live here.
+/// A network that evaluates images on their own (the conv U-Nets): a row's numbers
+/// never depend on the other rows of a call, and the scratch grows with rows only up to
+/// `imageBatch`. Conformers give one image's forward and tangent (and may evaluate up to
+/// `imageBatch` images together); the batch loops live here.
 protocol ImageNetwork: ScoreNetwork {
     /// All weights, one array (the offsets in the network's layers point into it).
     var storage: [Float] { get }
@@ -8,6 +9,11 @@ protocol ImageNetwork: ScoreNetwork {
     /// (which then holds `jvpWorkspaceBytes`).
     func image(_ x: UnsafePointer<Float>, time: Double, weights: UnsafePointer<Float>,
                scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>)
+    /// Images `images` evaluates together (the scratch is sized for up to this many).
+    var imageBatch: Int { get }
+    /// The scores of `count` ≤ `imageBatch` images, each exactly as `image` gives it.
+    func images(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, count: Int, weights: UnsafePointer<Float>,
+                scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>)
     /// The Jacobian of the last `image(…, keep: true)` applied to `v`.
     func imageTangent(_ v: UnsafePointer<Float>, time: Double, weights: UnsafePointer<Float>,
                       scratch: UnsafeMutableRawPointer, into jv: UnsafeMutablePointer<Float>)
@@ -17,13 +23,27 @@ extension ImageNetwork {
     /// Images are evaluated one at a time.
     public var rowGroup: Int { 1 }
     public var supportsJVP: Bool { true }
+    var imageBatch: Int { 1 }
+    public var batchRows: Int { imageBatch }
+
+    func images(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, count: Int, weights w: UnsafePointer<Float>,
+                scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>) {
+        let d = dimension
+        for r in 0..<count {
+            image(x + r * d, time: times[r], weights: w, scratch: scratch, keep: keep, into: out + r * d)
+        }
+    }
 
     public func score(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, rows: Int,
                       into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
         let d = dimension
         storage.withUnsafeBufferPointer { w in
-            for r in 0..<rows {
-                image(x + r * d, time: times[r], weights: w.baseAddress!, scratch: scratch, keep: false, into: out + r * d)
+            var r = 0
+            while r < rows {
+                let count = Swift.min(imageBatch, rows - r)
+                images(x + r * d, times: times + r, count: count, weights: w.baseAddress!, scratch: scratch, keep: false,
+                       into: out + r * d)
+                r += count
             }
         }
     }

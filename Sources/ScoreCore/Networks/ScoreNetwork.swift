@@ -20,6 +20,10 @@ public protocol ScoreNetwork: Sendable {
     /// Rows the network evaluates together at the least (the row groups of its GEMMs):
     /// chunks of fewer rows would be padded.
     var rowGroup: Int { get }
+    /// Rows `score` evaluates best together (a conv U-Net's images share each op's weights
+    /// while they are in cache): the sampling engine's chunks hold this many rows when a
+    /// request has them, however costly the rows.
+    var batchRows: Int { get }
     /// Bytes of scratch `score` needs for up to `rows` rows.
     func workspaceBytes(rows: Int) -> Int
     /// Scores of `rows` points `x` ([rows × D], model space) at `times` ([rows]),
@@ -56,6 +60,7 @@ extension ScoreNetwork {
     /// A dense network's multiply-adds: two FLOPs per parameter and row.
     public var flopsPerRow: Double { 2 * Double(parameterCount) }
     public var rowGroup: Int { BLAS.rowGroup }
+    public var batchRows: Int { rowGroup }
     public func timeTable(_ times: [Double], maxBytes: Int) -> TimeTable? { nil }
     public func timeTableBytes(steps: Int) -> Int? { nil }
     public func score(_ x: UnsafePointer<Float>, table: TimeTable, slots: UnsafePointer<Int32>, rows: Int,

@@ -44,7 +44,7 @@ struct Program: Sendable {
         static let winogradPositions = 256
         /// The im2col band's size: within a core's share of cache, and wide enough (≥ 64
         /// columns at these sizes) for the GEMM to run at speed.
-        static let bandBytes = 1 << 20
+        static let bandBytes = 4 << 20
     }
 
     struct Norm: Sendable {
