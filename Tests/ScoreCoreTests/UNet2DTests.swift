@@ -105,4 +105,46 @@ struct UNet2DTests {
             #expect(one.map(\.bitPattern) == together[(r * d)..<((r + 1) * d)].map(\.bitPattern), "\(name): row \(r)")
         }
     }
+
+    @Test("a wide network (256 channels at 8 × 8, several images per Winograd GEMM): each image's scores are its own bits")
+    func wide() throws {
+        // wide_8x8 holds diffusers' config and the state_dict's names and shapes
+        // (make_wide_shapes.py); the weights are seeded random values written here.
+        let source = fixturesDirectory.appendingPathComponent("unet2d/wide_8x8")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unet2d-wide-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for file in ["config.json", "scheduler_config.json"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: dir.appendingPathComponent(file))
+        }
+        guard case .object(let shapes) = try JSONValue.parse([UInt8](try Data(contentsOf: source.appendingPathComponent("tensors.json")))) else {
+            throw FixtureError("tensors.json is not an object")
+        }
+        var g = SplitMix64(seed: 11)
+        func uniform() -> Float { Float(Double(g.next() >> 11) / Double(1 << 53)) * 2 - 1 }
+        let entries = try shapes.pairs.map { name, value -> SafeTensors.Entry in
+            guard case .array(let dims) = value else { throw FixtureError("\(name): no shape") }
+            let shape = dims.compactMap { $0.doubleValue.map { Int($0) } }
+            let count = shape.reduce(1, *), fanIn = shape.dropFirst().reduce(1, *)
+            // Weights at PyTorch's default init scale; norm gains near 1; small biases.
+            let values: [Float] = shape.count > 1 ? (0..<count).map { _ in uniform() / Float(fanIn).squareRoot() }
+                : name.contains("norm") && name.hasSuffix("weight") ? (0..<count).map { _ in 1 + 0.1 * uniform() }
+                : (0..<count).map { _ in 0.1 * uniform() }
+            return SafeTensors.Entry(name: name, shape: shape, values: values)
+        }
+        try Data(SafeTensors.encode(entries, metadata: ["format": "pt"]))
+            .write(to: dir.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        let net = try ScoreModel.load(directory: dir.path).network, d = net.dimension, rows = 6
+        // The up block's 8 × 8 convolutions (512 → 256 and 256 → 256 channels, 16 tiles)
+        // are past OpenBLAS's small kernels, so their images share GEMM calls.
+        #expect(BLAS.columnsIndependent(m: 256, n: 16, k: 256) && net.batchRows == 4)
+        let x = (0..<(rows * d)).map { _ in uniform() }, times = (0..<rows).map { 0.1 + 0.15 * Double($0) }
+        let together = ScoreWorkspace(network: net, rows: rows).score(x, times: times)
+        #expect(together.allSatisfy(\.isFinite) && together.contains { $0 != 0 })
+        let alone = ScoreWorkspace(network: net, rows: 1)
+        for r in 0..<rows {
+            let one = alone.score(Array(x[(r * d)..<((r + 1) * d)]), times: [times[r]])
+            #expect(one.map(\.bitPattern) == together[(r * d)..<((r + 1) * d)].map(\.bitPattern), "row \(r)")
+        }
+    }
 }

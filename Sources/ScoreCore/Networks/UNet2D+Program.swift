@@ -34,17 +34,34 @@ struct Program: Sendable {
             }
             return Swift.max(1, Swift.min(outHeight, Conv.bandBytes / (4 * inChannels * 9 * outWidth)))
         }
-        /// Floats of scratch one band needs.
+        /// Images whose Winograd GEMMs are one call (convolutions small enough): as many
+        /// of a batch as `callBytes` of V and M hold, where each image's columns are summed
+        /// as in a call of its own (`BLAS.columnsIndependent`), so its numbers do not
+        /// depend on the others. At 8 × 8 one image has 16 tiles, too few columns for a
+        /// GEMM to run at speed; four have 64. 1: bands of one image's tile rows.
+        var imagesPerCall: Int {
+            guard winograd else { return 1 }
+            let fit = Swift.min(UNet2D.batch, Conv.callBytes / (4 * imageFloats))
+            return fit >= 2 && BLAS.columnsIndependent(m: outChannels, n: tiles, k: inChannels) ? fit : 1
+        }
+        /// Winograd tiles of one image.
+        var tiles: Int { (outHeight + 1) / 2 * ((outWidth + 1) / 2) }
+        /// Floats one image takes in a call of several: its V and M.
+        var imageFloats: Int { 16 * (inChannels + outChannels) * tiles }
+        /// Floats of scratch one band (or call of `imagesPerCall` images) needs.
         var bandFloats: Int {
-            winograd ? 16 * (inChannels + outChannels) * bandRows * ((outWidth + 1) / 2) + Winograd.lineFloats(width: outWidth)
+            if imagesPerCall > 1 { return imagesPerCall * imageFloats + Winograd.lineFloats(width: outWidth) }
+            return winograd ? 16 * (inChannels + outChannels) * bandRows * ((outWidth + 1) / 2) + Winograd.lineFloats(width: outWidth)
                 : inChannels * 9 * bandRows * outWidth
         }
         /// Convolutions of at least this many output positions use Winograd (below, its
         /// GEMMs get too narrow to gain).
-        static let winogradPositions = 256
+        static let winogradPositions = 64
         /// The im2col band's size: within a core's share of cache, and wide enough (≥ 64
         /// columns at these sizes) for the GEMM to run at speed.
         static let bandBytes = 4 << 20
+        /// V and M of the images one Winograd call covers at most: within a core's L2.
+        static let callBytes = 2 << 20
     }
 
     struct Norm: Sendable {

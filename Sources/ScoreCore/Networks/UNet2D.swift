@@ -153,7 +153,7 @@ public final class UNet2D: ImageNetwork {
                     for i in 0..<program.size(output) { dst[i] = src[i] * scale + shift }
                 }
             case .conv(let c):
-                for b in 0..<count { convolve(c, value(c.input, b), weights: w, bias: true, cols: cols, into: value(c.output, b)) }
+                convolve(c, value(c.input, 0), images: count, weights: w, bias: true, cols: cols, into: value(c.output, 0))
             case .norm(let n):
                 let count1 = n.channels * n.spatial
                 for b in 0..<count {
@@ -207,7 +207,7 @@ public final class UNet2D: ImageNetwork {
                 let src = value(input), dst = value(output)
                 for i in 0..<program.size(output) { dst[i] = src[i] * scale }
             case .conv(let c):
-                convolve(c, value(c.input), weights: w, bias: false, cols: cols, into: value(c.output))
+                convolve(c, value(c.input), images: 1, weights: w, bias: false, cols: cols, into: value(c.output))
             case .norm(let n):
                 let src = value(n.input), dst = value(n.output), count = n.channels * n.spatial
                 if src != dst { dst.update(from: src, count: count) }
@@ -273,7 +273,52 @@ public final class UNet2D: ImageNetwork {
                    b: w + at.shiftWeight, ldb: e, beta: 1, c: shifts, ldc: rows)
     }
 
-    /// A 3×3 (im2col + GEMM) or 1×1 (GEMM) convolution, with its bias when `bias`.
+    /// A convolution of `images` images (one after another in `input` and `output`): in
+    /// calls of `imagesPerCall` whole images where the op allows, else image by image.
+    private func convolve(_ c: Program.Conv, _ input: UnsafePointer<Float>, images: Int, weights w: UnsafePointer<Float>,
+                          bias: Bool, cols: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let inSize = c.inChannels * c.inHeight * c.inWidth, outSize = c.outChannels * c.outHeight * c.outWidth
+        let group = c.imagesPerCall
+        var first = 0
+        while first < images {
+            let count = Swift.min(group, images - first)
+            if group > 1 {
+                convolveTogether(c, input + first * inSize, images: count, weights: w, bias: bias, cols: cols,
+                                 into: output + first * outSize)
+            } else {
+                convolve(c, input + first * inSize, weights: w, bias: bias, cols: cols, into: output + first * outSize)
+            }
+            first += count
+        }
+    }
+
+    /// A Winograd convolution of `images` ≤ `imagesPerCall` whole images, their tiles
+    /// side by side in each of the 16 GEMMs: V [16 × C × images·tiles] and M
+    /// [16 × O × images·tiles], image j's tiles from column j·tiles. Always this way for
+    /// such an op, whatever the count, so an image's numbers are the same in any batch.
+    private func convolveTogether(_ c: Program.Conv, _ input: UnsafePointer<Float>, images: Int, weights w: UnsafePointer<Float>,
+                                  bias: Bool, cols: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let inSize = c.inChannels * c.inHeight * c.inWidth, outSize = c.outChannels * c.outHeight * c.outWidth
+        let tiles = c.tiles, n = images * tiles, tileRows = 0..<((c.outHeight + 1) / 2)
+        let v = cols, m = cols + 16 * c.inChannels * n, lines = m + 16 * c.outChannels * n
+        for j in 0..<images {
+            Winograd.transformInput(input + j * inSize, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
+                                    tileRows: tileRows, lines: lines, into: v + j * tiles, rowStride: n)
+        }
+        for xi in 0..<16 {
+            BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: n, k: c.inChannels, alpha: 1,
+                       a: w + c.weight + xi * c.outChannels * c.inChannels, lda: c.inChannels,
+                       b: v + xi * c.inChannels * n, ldb: n, beta: 0, c: m + xi * c.outChannels * n, ldc: n)
+        }
+        let biases = bias ? c.bias.map { UnsafePointer(w + $0) } : nil
+        for j in 0..<images {
+            Winograd.transformOutput(m + j * tiles, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
+                                     tileRows: tileRows, bias: biases, lines: lines, into: output + j * outSize, rowStride: n)
+        }
+    }
+
+    /// One image's 3×3 (im2col + GEMM, in bands of rows) or 1×1 (GEMM) convolution,
+    /// with its bias when `bias`.
     private func convolve(_ c: Program.Conv, _ input: UnsafePointer<Float>, weights w: UnsafePointer<Float>,
                           bias: Bool, cols: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         let p = c.outHeight * c.outWidth
