@@ -8,6 +8,7 @@ import ScoreJSON
 @Suite("UNet2D directories: defaults and refusals")
 struct UNet2DLoadingTests {
     static let plain = "plain_f32_ddpm_linear_eps", pipeline = "pipeline_f32_ddim_linear_vpred"
+    static let ve = "plain_f32_scoresdeve_fourier"
 
     /// A copy of fixture `name` in a temporary folder, changed by `edit` (given the copy).
     static func copy(_ name: String, edit: (URL) throws -> Void) throws -> (URL, URL) {
@@ -40,6 +41,18 @@ struct UNet2DLoadingTests {
         }
     }
 
+    /// Each (key, value) set in `file` of fixture `name` must be refused with a message
+    /// naming the file and containing every word.
+    static func expectRefusals(_ name: String, _ file: String, _ cases: [(String, JSONValue, [String])]) throws {
+        for (key, value, words) in cases {
+            let message = try loadError(name) { dir in
+                try rewrite(dir.appendingPathComponent(file)) { $0[key] = value }
+            }
+            #expect(message.contains(file), "\(key): \(message)")
+            for word in words { #expect(message.contains(word), "\(key): '\(word)' not in \(message)") }
+        }
+    }
+
     @Test("config.json values outside the network are refused by key and value")
     func configRefusals() throws {
         let cases: [(String, JSONValue, [String])] = [
@@ -47,7 +60,9 @@ struct UNet2DLoadingTests {
             ("act_fn", .string("gelu"), ["act_fn", "gelu"]),
             ("class_embed_type", .string("timestep"), ["class_embed_type", "timestep"]),
             ("num_class_embeds", .integer(10), ["num_class_embeds", "class-conditional"]),
-            ("time_embedding_type", .string("fourier"), ["time_embedding_type", "fourier"]),
+            ("time_embedding_type", .string("learned"), ["time_embedding_type", "learned"]),
+            // Fourier features take log σ: a DDPM scheduler's timesteps reach 0.
+            ("time_embedding_type", .string("fourier"), ["time_embedding_type", "fourier", "ScoreSdeVeScheduler"]),
             ("down_block_types", .array([.string("DownBlock2D"), .string("CrossAttnDownBlock2D")]),
              ["down_block_types[1]", "CrossAttnDownBlock2D"]),
             ("mid_block_type", .string("UNetMidBlock2DCrossAttn"), ["mid_block_type", "UNetMidBlock2DCrossAttn"]),
@@ -58,13 +73,7 @@ struct UNet2DLoadingTests {
             ("_class_name", .string("UNet2DConditionModel"), ["_class_name", "UNet2DConditionModel"]),
             ("brand_new_option", .bool(true), ["brand_new_option", "unknown"]),
         ]
-        for (key, value, words) in cases {
-            let message = try Self.loadError(Self.plain) { dir in
-                try Self.rewrite(dir.appendingPathComponent("config.json")) { $0[key] = value }
-            }
-            #expect(message.contains("config.json"), "\(key): \(message)")
-            for word in words { #expect(message.contains(word), "\(key): '\(word)' not in \(message)") }
-        }
+        try Self.expectRefusals(Self.plain, "config.json", cases)
     }
 
     @Test("scheduler configs: missing, unknown class, schedules and fields that change the schedule are refused")
@@ -74,7 +83,7 @@ struct UNet2DLoadingTests {
         }
         #expect(missing.contains("scheduler_config.json") && missing.contains("missing"), "\(missing)")
         let cases: [(String, JSONValue, [String])] = [
-            ("_class_name", .string("ScoreSdeVeScheduler"), ["_class_name", "ScoreSdeVeScheduler"]),
+            ("_class_name", .string("FlowMatchEulerDiscreteScheduler"), ["_class_name", "FlowMatchEulerDiscreteScheduler"]),
             ("beta_schedule", .string("sigmoid"), ["beta_schedule", "sigmoid"]),
             ("prediction_type", .string("x0"), ["prediction_type", "x0"]),
             ("rescale_betas_zero_snr", .bool(true), ["rescale_betas_zero_snr"]),
@@ -83,13 +92,15 @@ struct UNet2DLoadingTests {
             ("beta_end", .number(1.5), ["every beta must lie in (0, 1)"]),
             ("mystery_shift", .number(3), ["mystery_shift", "unknown"]),
         ]
-        for (key, value, words) in cases {
-            let message = try Self.loadError(Self.plain) { dir in
-                try Self.rewrite(dir.appendingPathComponent("scheduler_config.json")) { $0[key] = value }
-            }
-            #expect(message.contains("scheduler_config.json"), "\(key): \(message)")
-            for word in words { #expect(message.contains(word), "\(key): '\(word)' not in \(message)") }
-        }
+        try Self.expectRefusals(Self.plain, "scheduler_config.json", cases)
+        // ScoreSdeVeScheduler: the VE SDE's σ range and sampling_eps.
+        let veCases: [(String, JSONValue, [String])] = [
+            ("sigma_max", .number(0.005), ["sigma_max", "not above sigma_min"]),
+            ("sigma_min", .number(-1), ["sigma_min", "positive"]),
+            ("sampling_eps", .number(1.5), ["sampling_eps", "below 1"]),
+            ("beta_start", .number(0.1), ["beta_start", "unknown"]),
+        ]
+        try Self.expectRefusals(Self.ve, "scheduler_config.json", veCases)
     }
 
     @Test("weights: shapes that disagree with the config, a truncated file, a missing file name the file and tensor")

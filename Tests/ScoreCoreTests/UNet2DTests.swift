@@ -12,13 +12,15 @@ struct UNet2DTests {
     static let fixtures = [
         "plain_f32_ddpm_linear_eps", "plain_f32_ddpm_linear_eps_oldkeys", "pipeline_f16_ddpm_scaledlinear_vpred",
         "plain_bf16_ddpm_cosine_sample", "plain_f64_dpmsolver_trained_eps", "pipeline_f32_ddim_linear_vpred",
+        "plain_f32_scoresdeve_fourier",
     ]
 
     struct Case { let t: Double; let x, v: [Float]; let score, jvp: [Double]; let alpha, sigma: Double }
     struct Fixture {
         let model: ScoreModel
         let cases: [Case]
-        let scheduleT: [Double], logAlpha: [Double]
+        /// Times and, for DDPM schedules, log α(t); for the VE SDE, σ(t) instead.
+        let scheduleT: [Double], logAlpha: [Double]?, sigma: [Double]?
         let steps: Int
     }
 
@@ -43,8 +45,9 @@ struct UNet2DTests {
                         score: try doubles(c["score"]), jvp: try doubles(c["jvp"]), alpha: a, sigma: s)
         }
         return Fixture(model: try ScoreModel.load(directory: dir.path), cases: parsed,
-                       scheduleT: try doubles(schedule["t"]), logAlpha: try doubles(schedule["log_alpha"]),
-                       steps: Int(steps))
+                       scheduleT: try doubles(schedule["t"]),
+                       logAlpha: schedule["log_alpha"] == nil ? nil : try doubles(schedule["log_alpha"]),
+                       sigma: schedule["sigma"] == nil ? nil : try doubles(schedule["sigma"]), steps: Int(steps))
     }
 
     /// ‖a − b‖∞ / ‖b‖∞.
@@ -53,14 +56,25 @@ struct UNet2DTests {
         return diff / (b.map { abs($0) }.max() ?? 1)
     }
 
-    @Test("the schedule is DPM-Solver's discrete VP SDE", arguments: fixtures)
+    @Test("the schedule is DPM-Solver's discrete VP SDE, or ScoreSdeVeScheduler's VE SDE", arguments: fixtures)
     func schedule(_ name: String) throws {
         let f = try Self.load(name)
         let sde = f.model.sde
+        if let sigmas = f.sigma {
+            #expect(sde.kind == .ve)
+            #expect(abs(sde.samplingEps - f.scheduleT[0]) < 1e-15)
+            for (t, expected) in zip(f.scheduleT, sigmas) {
+                #expect(abs(sde.marginalStd(t) - expected) <= 1e-12 * expected, "\(name): σ(\(t))")
+            }
+            // ScoreSdeVePipeline's images are in [0, 1]: 8-bit pixels x/255.
+            #expect(f.model.data.shift.allSatisfy { $0 == 0 } && f.model.data.scale.allSatisfy { $0 == 255 })
+            return
+        }
+        let logAlpha = try #require(f.logAlpha)
         #expect(sde.kind == .vpDiscrete)
         #expect(sde.parameters.first?.1 == Double(f.steps))
         #expect(abs(sde.samplingEps - 1 / Double(f.steps)) < 1e-15)
-        for (t, expected) in zip(f.scheduleT, f.logAlpha) {
+        for (t, expected) in zip(f.scheduleT, logAlpha) {
             let got = log(sde.meanCoefficient(t))
             #expect(abs(got - expected) <= 1e-12 * max(1, abs(expected)), "\(name): log α(\(t)) = \(got), diffusers \(expected)")
         }

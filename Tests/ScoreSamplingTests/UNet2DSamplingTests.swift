@@ -43,4 +43,28 @@ struct UNet2DSamplingTests {
         #expect(all.logLikelihood.count == 3 && all.logLikelihood.allSatisfy { $0.isFinite })
         #expect(single.logLikelihood[0].bitPattern == all.logLikelihood[0].bitPattern)
     }
+
+    @Test("a ScoreSdeVeScheduler model (Fourier features) samples on its VE SDE alike for n = 2 and 5, and gives bits/dim")
+    func veModel() throws {
+        let model = try ScoreModel.load(directory: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/unet2d/plain_f32_scoresdeve_fourier").path)
+        let d = model.data.dimension
+        #expect(model.sde.kind == .ve)
+        for sampler in ["pc", "reverse_diffusion"] {
+            var o = SampleOptions()
+            o.seed = 9; o.sampler = sampler; o.steps = 10
+            var small = o; small.n = 2
+            var large = o; large.n = 5
+            let a = try SamplingEngine(threads: 1).sampleNow(model, small)
+            let b = try SamplingEngine(threads: 2, chunkSize: 2).sampleNow(model, large)
+            #expect(a.samples.map(\.bitPattern) == b.samples.prefix(2 * d).map(\.bitPattern), "\(sampler): n = 2 vs 5")
+            #expect(b.samples.allSatisfy { $0.isFinite })
+        }
+        var o = LikelihoodOptions()
+        o.x = (0..<d).map { Double(($0 * 53) % 256) }
+        o["estimator"] = "hutchinson"; o["seed"] = 3; o["rtol"] = 1e-3; o["atol"] = 1e-3
+        let ll = try SamplingEngine(threads: 2).likelihoodBlocking(model, o)
+        #expect(ll.logLikelihood.count == 1 && ll.logLikelihood.allSatisfy { $0.isFinite })
+        #expect(ll.bitsPerDim.count == 1 && ll.bitsPerDim.allSatisfy(\.isFinite))
+    }
 }

@@ -9,8 +9,9 @@ import ScoreJSON
 /// - a pipeline folder (`DDPMPipeline.save_pretrained`): `model_index.json`, `unet/`
 ///   and `scheduler/`.
 ///
-/// Samples are 8-bit images in data space (pixel values 0…255, model space
-/// x/127.5 − 1, `levels` 256). An optional `scoreserve.json` beside them may set
+/// Samples are 8-bit images in data space (pixel values 0…255, `levels` 256): model
+/// space x/127.5 − 1 for the DDPM schedulers' models, x/255 for `ScoreSdeVeScheduler`'s
+/// (as `ScoreSdeVePipeline` produces images in [0, 1]). An optional `scoreserve.json` beside them may set
 /// `name`, `description` and `data` (`shift`, `scale`, `levels`) as config.json would.
 enum DiffusersDirectory {
     static let weightsName = "diffusion_pytorch_model.safetensors"
@@ -40,6 +41,10 @@ enum DiffusersDirectory {
             throw ModelLoadError(file: schedulerFile, "missing: a diffusers model needs its scheduler config for the noise schedule (`scheduler.save_pretrained(DIR)` writes it)")
         }
         let scheduler = try SchedulerConfig.parse(try DiffusersJSON.object(path: schedulerFile), file: schedulerFile)
+        if unet.fourier && scheduler.prediction != nil {
+            throw ModelLoadError(file: unetConfigPath, subject: "time_embedding_type",
+                                 "'fourier' takes log σ as its input: it needs ScoreSdeVeScheduler, not \(scheduler.className) (\(schedulerFile))")
+        }
         let weights = URL(fileURLWithPath: unetFolder).appendingPathComponent(weightsName).path
         if !FileManager.default.fileExists(atPath: weights) {
             let other = ["diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch_model.bin"]
@@ -52,9 +57,10 @@ enum DiffusersDirectory {
         let shape = [unet.inChannels, unet.height, unet.width]
         let d = shape.reduce(1, *)
         var name = defaultName
-        var description = "diffusers UNet2DModel (block_out_channels \(unet.blockOutChannels), \(unet.height)×\(unet.width)×\(unet.inChannels)), \(scheduler.className) schedule of \(scheduler.schedule.steps) steps, \(scheduler.prediction.rawValue) prediction"
-        var data = DataSpec(shape: shape, shift: Array(repeating: 127.5, count: d), scale: Array(repeating: 127.5, count: d),
-                            levels: 256)
+        var description = "diffusers UNet2DModel (block_out_channels \(unet.blockOutChannels), \(unet.height)×\(unet.width)×\(unet.inChannels)), \(scheduler.summary)"
+        let unit = scheduler.prediction == nil   // images in [0, 1] rather than [−1, 1]
+        var data = DataSpec(shape: shape, shift: Array(repeating: unit ? 0 : 127.5, count: d),
+                            scale: Array(repeating: unit ? 255 : 127.5, count: d), levels: 256)
         let sidecar = path(sidecarName)
         if FileManager.default.fileExists(atPath: sidecar) {
             let o = try DiffusersJSON.object(path: sidecar)
@@ -72,7 +78,7 @@ enum DiffusersDirectory {
             throw ModelLoadError(file: FileManager.default.fileExists(atPath: sidecar) ? sidecar : directory, subject: "name",
                                  "'\(name)' is not a valid model name (letters, digits, '-', '_', '.'; not starting with '.')")
         }
-        return ModelConfig(name: name, description: description, data: data, sde: SDE(schedule: scheduler.schedule),
+        return ModelConfig(name: name, description: description, data: data, sde: scheduler.sde,
                            network: .unet2d(unet, prediction: scheduler.prediction), weights: prefix + weightsName)
     }
 

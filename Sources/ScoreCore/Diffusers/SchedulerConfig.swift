@@ -10,14 +10,44 @@ public enum Prediction: String, Sendable, Equatable, CaseIterable {
     case vPrediction = "v_prediction"
 }
 
-/// A diffusers scheduler_config.json read for its training schedule: the discrete
-/// betas and the prediction type. The scheduler classes that share these fields (DDPM,
-/// DDIM, PNDM, DPM-Solver, Euler, ...) are read alike; their inference-only fields are
-/// skipped, and a field that would change the schedule or the network's input is refused.
+/// A diffusers scheduler_config.json read for its training noise: the discrete betas and
+/// the prediction type of the DDPM family (DDPM, DDIM, PNDM, DPM-Solver, Euler, ...,
+/// read alike: their inference-only fields are skipped), or `ScoreSdeVeScheduler`'s VE
+/// SDE. A field that would change the schedule or the network's input is refused.
 public struct SchedulerConfig: Sendable, Equatable {
+    /// The noise process a scheduler config describes.
+    public enum Noise: Sendable, Equatable {
+        /// DDPM's discrete betas (DPM-Solver's discrete VP SDE); the network predicts
+        /// `Prediction` at timestep N·t − 1.
+        case discrete(DiscreteSchedule, Prediction)
+        /// score_sde's VE SDE, σ(t) = σ_min (σ_max/σ_min)^t (`ScoreSdeVeScheduler`): the
+        /// network's input is σ(t) and its output the score.
+        case ve(sigmaMin: Double, sigmaMax: Double, samplingEps: Double)
+    }
+
     public let className: String
-    public let schedule: DiscreteSchedule
-    public let prediction: Prediction
+    public let noise: Noise
+
+    /// The SDE the models of this scheduler are sampled on.
+    public var sde: SDE {
+        switch noise {
+        case .discrete(let schedule, _): SDE(schedule: schedule)
+        case .ve(let lo, let hi, let eps): SDE(kind: .ve, sigmaMin: lo, sigmaMax: hi, samplingEps: eps)
+        }
+    }
+
+    /// What the network's output is: a DDPM prediction, or nil for the score itself.
+    public var prediction: Prediction? {
+        if case .discrete(_, let p) = noise { p } else { nil }
+    }
+
+    /// "DDPMScheduler schedule of 1000 steps, epsilon prediction", for descriptions.
+    public var summary: String {
+        switch noise {
+        case .discrete(let schedule, let p): "\(className) schedule of \(schedule.steps) steps, \(p.rawValue) prediction"
+        case .ve(let lo, let hi, _): "\(className) VE SDE, σ from \(lo) to \(hi), score output"
+        }
+    }
 
     /// Scheduler classes whose training schedule is DDPM's betas.
     static let classes: Set<String> = [
@@ -47,8 +77,9 @@ public struct SchedulerConfig: Sendable, Equatable {
         guard let className = try r.string("_class_name", default: nil) else {
             throw r.fail("_class_name", "missing: a diffusers scheduler config names its class")
         }
+        if className == "ScoreSdeVeScheduler" { return try parseVE(&r, className: className) }
         guard classes.contains(className) else {
-            throw r.fail("_class_name", "'\(className)' is not supported (ScoreServe reads the DDPM schedule of \(classes.sorted().joined(separator: ", ")))")
+            throw r.fail("_class_name", "'\(className)' is not supported (ScoreServe reads ScoreSdeVeScheduler's VE SDE and the DDPM schedule of \(classes.sorted().joined(separator: ", ")))")
         }
         let n = try r.int("num_train_timesteps", default: 1000, atLeast: 1)
         guard let n else { throw r.fail("num_train_timesteps", "expected an integer, got null") }
@@ -95,6 +126,26 @@ public struct SchedulerConfig: Sendable, Equatable {
         }
         for key in object.keys where inferenceOnly.contains(key) { _ = r.value(key) }
         try r.rejectUnknown("scheduler config")
-        return SchedulerConfig(className: className, schedule: DiscreteSchedule(betas: betas), prediction: kind)
+        return SchedulerConfig(className: className, noise: .discrete(DiscreteSchedule(betas: betas), kind))
+    }
+
+    /// `ScoreSdeVeScheduler`: σ_min, σ_max and sampling_eps make the VE SDE;
+    /// num_train_timesteps, snr and correct_steps only steer diffusers' own sampling loop
+    /// (a request's `steps` and `snr` replace them).
+    static func parseVE(_ r: inout DiffusersConfigReader, className: String) throws(ModelLoadError) -> SchedulerConfig {
+        func positive(_ key: String, _ value: Double) throws(ModelLoadError) -> Double {
+            let v = try r.double(key, default: value)
+            guard let v, v > 0, v.isFinite else { throw r.fail(key, "expected a positive number, got \(v.map { "\($0)" } ?? "null")") }
+            return v
+        }
+        let lo = try positive("sigma_min", 0.01), hi = try positive("sigma_max", 1348)
+        guard hi > lo else { throw r.fail("sigma_max", "\(hi) is not above sigma_min \(lo)") }
+        let eps = try positive("sampling_eps", 1e-5)
+        guard eps < 1 else { throw r.fail("sampling_eps", "\(eps) is not below 1 (the SDE runs on t ∈ [eps, 1])") }
+        _ = try r.int("num_train_timesteps", default: 2000, atLeast: 1)
+        _ = try r.double("snr", default: 0.15)
+        _ = try r.int("correct_steps", default: 1, atLeast: 0)
+        try r.rejectUnknown("scheduler config")
+        return SchedulerConfig(className: className, noise: .ve(sigmaMin: lo, sigmaMax: hi, samplingEps: eps))
     }
 }

@@ -18,6 +18,10 @@ public struct UNet2DConfig: Sendable, Equatable {
     public let timeEmbeddingDim: Int
     public let freqShift: Double
     public let flipSinToCos: Bool
+    /// `time_embedding_type` "fourier": Gaussian Fourier features of log τ (weights
+    /// `time_proj.weight`, 2 × block_out_channels[0] inputs to the time MLP), and the
+    /// output divided by the timestep τ; "positional" otherwise.
+    public let fourier: Bool
     public let downBlocks: [Block], upBlocks: [Block]
     /// Whether there is a `UNetMidBlock2D` (`mid_block_type` null has none).
     public let midBlock: Bool
@@ -59,7 +63,7 @@ public struct UNet2DConfig: Sendable, Equatable {
         }
         let center = try r.bool("center_input_sample", default: false)
         let embedding = try r.string("time_embedding_type", default: "positional")
-        try r.only("time_embedding_type", embedding, ["positional"])
+        try r.only("time_embedding_type", embedding, ["positional", "fourier"])
         let freqShift = try r.double("freq_shift", default: 0)
         guard let freqShift else { throw r.fail("freq_shift", "expected a number, got null") }
         let flip = try r.bool("flip_sin_to_cos", default: true)
@@ -127,7 +131,7 @@ public struct UNet2DConfig: Sendable, Equatable {
         }
         return UNet2DConfig(height: height, width: width, inChannels: inChannels, outChannels: outChannels,
                             centerInputSample: center, timeEmbeddingDim: timeDim, freqShift: freqShift,
-                            flipSinToCos: flip, downBlocks: down, upBlocks: up, midBlock: mid != nil,
+                            flipSinToCos: flip, fourier: embedding == "fourier", downBlocks: down, upBlocks: up, midBlock: mid != nil,
                             addAttention: addAttention, blockOutChannels: channels, layersPerBlock: layers,
                             midBlockScaleFactor: midScale, downsamplePadding: padding!, attentionHeadDim: headDim,
                             normNumGroups: groups, attnNormNumGroups: attnGroups, normEps: eps)

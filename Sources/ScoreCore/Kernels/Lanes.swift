@@ -1,6 +1,8 @@
-/// Explicit vector loops for the kernels LLVM leaves scalar (strided or many-pointer
-/// loops): 8 lanes at a time, then the rest one lane at a time through the same
-/// closure, so every element gets exactly the same operations.
+/// Loops for the Winograd transforms: element-wise maps over contiguous runs, written
+/// as plain loops (LLVM vectorises them in release builds, and they stay quick in the
+/// debug builds the tests run), and vector loads and stores for the two strided steps
+/// LLVM leaves scalar (splitting a line into its even and odd columns, interleaving
+/// a tile's two output columns).
 enum Lanes {
     typealias Vector = SIMD8<Float>
 
@@ -18,30 +20,14 @@ enum Lanes {
     /// `out[i] = f(a[i], b[i])` for i < count.
     @inline(__always)
     static func map(_ count: Int, _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                    _ f: (Vector, Vector) -> Vector) {
-        var i = 0
-        while i + 8 <= count {
-            store(f(load8(a + i), load8(b + i)), out + i)
-            i += 8
-        }
-        while i < count {
-            out[i] = f(Vector(repeating: a[i]), Vector(repeating: b[i]))[0]
-            i += 1
-        }
+                    _ f: (Float, Float) -> Float) {
+        for i in 0..<count { out[i] = f(a[i], b[i]) }
     }
 
     /// `out[i] = f(a[i], b[i], c[i])` for i < count.
     @inline(__always)
     static func map(_ count: Int, _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                    _ c: UnsafePointer<Float>, _ f: (Vector, Vector, Vector) -> Vector) {
-        var i = 0
-        while i + 8 <= count {
-            store(f(load8(a + i), load8(b + i), load8(c + i)), out + i)
-            i += 8
-        }
-        while i < count {
-            out[i] = f(Vector(repeating: a[i]), Vector(repeating: b[i]), Vector(repeating: c[i]))[0]
-            i += 1
-        }
+                    _ c: UnsafePointer<Float>, _ f: (Float, Float, Float) -> Float) {
+        for i in 0..<count { out[i] = f(a[i], b[i], c[i]) }
     }
 }

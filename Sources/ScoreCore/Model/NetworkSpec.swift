@@ -12,7 +12,7 @@ public enum NetworkSpec: Sendable, Equatable {
     case scorenet(channels: [Int]?, embedDim: Int?)
     /// diffusers' UNet2DModel, read from its own directory layout (never from config.json
     /// of this format), with what its output predicts.
-    case unet2d(UNet2DConfig, prediction: Prediction)
+    case unet2d(UNet2DConfig, prediction: Prediction?)
 
     /// The `type` string of the format.
     public var typeName: String {

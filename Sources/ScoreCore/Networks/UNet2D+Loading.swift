@@ -4,7 +4,7 @@ extension UNet2D {
     /// BF16 or F64, kept as Float32), both attention naming schemes are accepted, and a
     /// tensor the config does not imply is an error.
     static func load(_ file: SafeTensors, path: String, config: UNet2DConfig, sde: SDE,
-                     prediction: Prediction) throws(ModelLoadError) -> UNet2D {
+                     prediction: Prediction?) throws(ModelLoadError) -> UNet2D {
         var b = try Builder(file, path: path, config: config)
         try b.build()
         return UNet2D(sde: sde, config: config, prediction: prediction, storage: b.storage, program: b.program,
@@ -54,12 +54,15 @@ extension UNet2D {
 
         mutating func build() throws(ModelLoadError) {
             let c0 = config.blockOutChannels[0], e = config.timeEmbeddingDim
-            program.timeInputDim = c0
+            program.timeInputDim = config.fourier ? 2 * c0 : c0
             program.timeEmbedDim = e
-            guard Double(c0 / 2) - config.freqShift != 0 else {
+            if config.fourier {
+                // GaussianFourierProjection(embedding_size: c0): its fixed frequencies W.
+                program.time.fourier = try tensor("time_proj.weight", [c0])
+            } else if Double(c0 / 2) - config.freqShift == 0 {
                 throw ModelLoadError(file: dict.path, subject: "freq_shift", "equals half of block_out_channels[0]: the embedding's frequencies divide by zero")
             }
-            program.time.weight1 = try tensor("time_embedding.linear_1.weight", [e, c0])
+            program.time.weight1 = try tensor("time_embedding.linear_1.weight", [e, program.timeInputDim])
             program.time.bias1 = try tensor("time_embedding.linear_1.bias", [e])
             program.time.weight2 = try tensor("time_embedding.linear_2.weight", [e, e])
             program.time.bias2 = try tensor("time_embedding.linear_2.bias", [e])

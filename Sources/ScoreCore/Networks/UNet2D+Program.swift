@@ -84,6 +84,8 @@ struct Program: Sendable {
     /// Weight offsets of the time MLP and of the stacked resnet time projections.
     struct Time: Sendable {
         var weight1 = 0, bias1 = 0, weight2 = 0, bias2 = 0, shiftWeight = 0, shiftBias = 0
+        /// The Fourier features' frequencies (`time_embedding_type` fourier).
+        var fourier = 0
     }
 
     var ops: [Op] = []

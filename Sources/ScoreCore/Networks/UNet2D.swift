@@ -1,19 +1,23 @@
 import Foundation
 import ScoreJSON
 
-/// diffusers' `UNet2DModel` (DDPM's U-Net) as a score network on the VP SDE of its
-/// training schedule: its layers — `conv_in`, ResnetBlock2D, attention, Downsample2D,
+/// diffusers' `UNet2DModel` (DDPM's U-Net) as a score network on the SDE of its
+/// scheduler: its layers — `conv_in`, ResnetBlock2D, attention, Downsample2D,
 /// Upsample2D, the mid block, `conv_norm_out` and `conv_out` — compiled at load into a
 /// flat list of operations over channel-major `[C × H × W]` values (see
 /// `UNet2D+Program.swift`), evaluated for up to `batch` images op by op (each op's
 /// weights are read from memory once for all of them), with every GEMM call the same
-/// for each image, so an image's numbers never depend on the other rows of a call. The network's timestep input for time t is
-/// N·t − 1 (DPM-Solver's discrete-time model wrapper); its output becomes a score by
-/// `prediction`. Forward-mode JVPs run the same list on tangents.
+/// for each image, so an image's numbers never depend on the other rows of a call.
+/// On a DDPM schedule the network's timestep input for time t is N·t − 1 (DPM-Solver's
+/// discrete-time model wrapper) and its output becomes a score by `prediction`; on the VE
+/// SDE of `ScoreSdeVeScheduler` the input is σ(t) and the output is the score (with
+/// Fourier time features the network divides it by σ itself, as diffusers' does).
+/// Forward-mode JVPs run the same list on tangents.
 public final class UNet2D: ImageNetwork {
     public let sde: SDE
     public let config: UNet2DConfig
-    public let prediction: Prediction
+    /// What the output predicts on a DDPM schedule; nil: the score (the VE SDE).
+    public let prediction: Prediction?
     public let parameterCount: Int
     let storage: [Float]
     let program: Program
@@ -24,8 +28,9 @@ public final class UNet2D: ImageNetwork {
     /// between the images.
     static let batch = 4
 
-    init(sde: SDE, config: UNet2DConfig, prediction: Prediction, storage: [Float], program: Program, parameterCount: Int) {
-        precondition(sde.schedule != nil, "unet2d runs on a vp_discrete SDE")
+    init(sde: SDE, config: UNet2DConfig, prediction: Prediction?, storage: [Float], program: Program, parameterCount: Int) {
+        precondition((sde.kind == .vpDiscrete) == (prediction != nil) && (sde.kind == .vpDiscrete || sde.kind == .ve),
+                     "unet2d runs on a vp_discrete SDE with a prediction, or on a ve SDE without")
         self.sde = sde
         self.config = config
         self.prediction = prediction
@@ -112,18 +117,24 @@ public final class UNet2D: ImageNetwork {
 
     // MARK: Evaluation
 
-    /// The score's affine map from the network output o: s = a·o + b·x.
+    /// The score's affine map from the network output o: s = a·o + b·x (Fourier
+    /// features: o is already divided by the timestep τ).
     private func outputMap(_ t: Double) -> (a: Float, b: Float) {
         let alpha = sde.meanCoefficient(t), sigma = sde.marginalStd(t)
+        let divide = config.fourier ? 1 / timestep(t) : 1
+        guard let prediction else { return (Float(divide), 0) }
         switch prediction {
-        case .epsilon: return (Float(-1 / sigma), 0)
-        case .sample: return (Float(alpha / (sigma * sigma)), Float(-1 / (sigma * sigma)))
-        case .vPrediction: return (Float(-alpha / sigma), -1)
+        case .epsilon: return (Float(-divide / sigma), 0)
+        case .sample: return (Float(divide * alpha / (sigma * sigma)), Float(-1 / (sigma * sigma)))
+        case .vPrediction: return (Float(-divide * alpha / sigma), -1)
         }
     }
 
-    /// The network's timestep input at time t: N·t − 1.
-    func timestep(_ t: Double) -> Double { Double(sde.schedule!.steps) * t - 1 }
+    /// The network's timestep input at time t: N·t − 1 on a DDPM schedule, σ(t) on the VE SDE.
+    func timestep(_ t: Double) -> Double {
+        if let schedule = sde.schedule { return Double(schedule.steps) * t - 1 }
+        return sde.marginalStd(t)
+    }
 
     func image(_ x: UnsafePointer<Float>, time t: Double, weights w: UnsafePointer<Float>,
                scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>) {
@@ -249,15 +260,25 @@ public final class UNet2D: ImageNetwork {
                                   scratch: UnsafeMutableRawPointer, into shifts: UnsafeMutablePointer<Float>) {
         let p = program.timeInputDim, e = program.timeEmbedDim, half = p / 2
         let input = scratch.floats(at: o.timeInput), hidden = scratch.floats(at: o.hidden), emb = scratch.floats(at: o.embedding)
-        // get_timestep_embedding in Float64: [sin, cos] (or [cos, sin]) of τ·e^{−ln(10⁴)·j/(half − shift)}.
-        let denominator = Double(half) - config.freqShift
-        for j in 0..<half {
-            let arg = timestep * Foundation.exp(-Foundation.log(10_000.0) * Double(j) / denominator)
-            let s = Float(Foundation.sin(arg)), c = Float(Foundation.cos(arg))
-            input[j] = config.flipSinToCos ? c : s
-            input[half + j] = config.flipSinToCos ? s : c
+        if config.fourier {
+            // GaussianFourierProjection(log: true) in Float64: [sin, cos] of 2π·W_j·ln τ.
+            let frequencies = w + program.time.fourier, logTau = Foundation.log(timestep)
+            for j in 0..<half {
+                let arg = logTau * Double(frequencies[j]) * 2 * Double.pi
+                input[j] = Float(Foundation.sin(arg))
+                input[half + j] = Float(Foundation.cos(arg))
+            }
+        } else {
+            // get_timestep_embedding in Float64: [sin, cos] (or [cos, sin]) of τ·e^{−ln(10⁴)·j/(half − shift)}.
+            let denominator = Double(half) - config.freqShift
+            for j in 0..<half {
+                let arg = timestep * Foundation.exp(-Foundation.log(10_000.0) * Double(j) / denominator)
+                let s = Float(Foundation.sin(arg)), c = Float(Foundation.cos(arg))
+                input[j] = config.flipSinToCos ? c : s
+                input[half + j] = config.flipSinToCos ? s : c
+            }
+            if p % 2 == 1 { input[p - 1] = 0 }
         }
-        if p % 2 == 1 { input[p - 1] = 0 }
         let at = program.time
         hidden.update(from: w + at.bias1, count: e)
         BLAS.sgemm(transA: false, transB: true, m: 1, n: e, k: p, alpha: 1, a: input, lda: p,

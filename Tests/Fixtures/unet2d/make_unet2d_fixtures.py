@@ -24,7 +24,8 @@ Covered across the fixtures (see README.md for the per-fixture table):
   * schedulers: DDPMScheduler linear / scaled_linear / squaredcos_cap_v2,
     DPMSolverMultistepScheduler with trained_betas (writes
     `lambda_min_clipped: -Infinity`), DDIMScheduler; prediction types
-    epsilon / sample / v_prediction; num_train_timesteps 1000, 500, 200, 50.
+    epsilon / sample / v_prediction; num_train_timesteps 1000, 500, 200, 50;
+    ScoreSdeVeScheduler (the VE SDE) with `time_embedding_type: fourier`.
 
 expected.json: the continuous VP SDE of DPM-Solver's
 NoiseScheduleVP('discrete', alphas_cumprod): t_n = (n+1)/N, log a_n =
@@ -36,9 +37,9 @@ from the saved safetensors file (so F16/BF16 rounding is included), with the
 sinusoidal timestep embedding patched to run in float64 too.
 
 Run from the repository root (deterministic: fixed seeds; rewrites only the
-fixture directories listed in FIXTURES):
+fixture directories listed in FIXTURES, or those named on the command line):
 
-    /work/pyenv/bin/python Tests/Fixtures/unet2d/make_unet2d_fixtures.py
+    /work/pyenv/bin/python Tests/Fixtures/unet2d/make_unet2d_fixtures.py [NAME ...]
 
 Needs: pip install torch diffusers safetensors numpy
 (generated with torch 2.13.0+cpu, diffusers 0.42.1).
@@ -49,6 +50,7 @@ import math
 import os
 import re
 import shutil
+import sys
 
 import numpy as np
 import torch
@@ -56,7 +58,8 @@ import torch
 import diffusers
 import diffusers.models.embeddings as dm_embeddings
 from diffusers import (DDIMScheduler, DDPMPipeline, DDPMScheduler,
-                       DPMSolverMultistepScheduler, UNet2DModel)
+                       DPMSolverMultistepScheduler, ScoreSdeVeScheduler,
+                       UNet2DModel)
 from diffusers.models.attention_processor import (Attention, AttnProcessor,
                                                   AttnProcessor2_0)
 from safetensors import safe_open
@@ -160,6 +163,21 @@ FIXTURES = [
             beta_start=0.0005, beta_end=0.03,
             prediction_type="v_prediction")),
     ),
+    dict(
+        name="plain_f32_scoresdeve_fourier",
+        layout="plain", dtype="F32", seed=606,
+        unet=dict(
+            sample_size=8, in_channels=3, out_channels=3,
+            down_block_types=["DownBlock2D", "AttnDownBlock2D"],
+            up_block_types=["AttnUpBlock2D", "UpBlock2D"],
+            block_out_channels=[8, 16], layers_per_block=1,
+            attention_head_dim=4, norm_num_groups=4, norm_eps=1e-6,
+            time_embedding_type="fourier", flip_sin_to_cos=True,
+        ),
+        scheduler=(ScoreSdeVeScheduler, dict(
+            num_train_timesteps=2000, sigma_min=0.01, sigma_max=50.0,
+            snr=0.16, sampling_eps=1e-5)),
+    ),
 ]
 
 # Case times (besides t = 1/N and t = 1): chosen off the knots (n+1)/N.
@@ -204,6 +222,25 @@ class VPSchedule:
     def alpha_sigma(self, t):
         la = self.log_alpha(t)
         return math.exp(la), math.sqrt(-math.expm1(2.0 * la))
+
+
+class VESchedule:
+    """score_sde's VE SDE as ScoreSdeVeScheduler parametrises it: sigma(t) =
+    sigma_min (sigma_max/sigma_min)^t on [sampling_eps, 1]; the network's input is
+    sigma(t) and its output (divided by sigma inside UNet2DModel with Fourier
+    features) is the score."""
+
+    def __init__(self, sched_cfg):
+        self.N = int(sched_cfg["num_train_timesteps"])
+        self.sigma_min = float(sched_cfg["sigma_min"])
+        self.sigma_max = float(sched_cfg["sigma_max"])
+        self.eps = float(sched_cfg["sampling_eps"])
+
+    def sigma(self, t):
+        return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+
+    def alpha_sigma(self, t):
+        return 1.0, self.sigma(t)
 
 
 # --------------------------------------------------------------------------
@@ -297,6 +334,8 @@ def net_output(model, x, timestep):
 
 
 def score_from_output(o, x, alpha, sigma, pred):
+    if pred == "score":   # the VE models' output (already divided by sigma) is the score
+        return o
     if pred == "epsilon":
         return -o / sigma
     if pred == "sample":
@@ -367,11 +406,21 @@ def make_fixture(fx):
     # the scheduler config as written (the SDE is derived from it)
     with open(sched_cfg_path) as f:
         sched_cfg = json.load(f)
-    sched = VPSchedule(sched_cfg)
-    # cross-check against diffusers' own (float32) alphas_cumprod
-    ac32 = sched_cls.from_pretrained(os.path.dirname(sched_cfg_path)).alphas_cumprod.double().numpy()
-    ac_rel = float(np.max(np.abs(ac32 - sched.alphas_cumprod) / sched.alphas_cumprod))
-    pred = sched_cfg["prediction_type"]
+    ve = sched_cls is ScoreSdeVeScheduler
+    if ve:
+        sched = VESchedule(sched_cfg)
+        # cross-check against diffusers' own sigmas (float32) at its discretisation
+        d = sched_cls.from_pretrained(os.path.dirname(sched_cfg_path))
+        d.set_sigmas(sched.N)
+        ref = np.array([sched.sigma(float(t)) for t in d.timesteps.double().numpy()])
+        ac_rel = float(np.max(np.abs(d.sigmas.double().numpy() - ref) / ref))
+        pred = "score"
+    else:
+        sched = VPSchedule(sched_cfg)
+        # cross-check against diffusers' own (float32) alphas_cumprod
+        ac32 = sched_cls.from_pretrained(os.path.dirname(sched_cfg_path)).alphas_cumprod.double().numpy()
+        ac_rel = float(np.max(np.abs(ac32 - sched.alphas_cumprod) / sched.alphas_cumprod))
+        pred = sched_cfg["prediction_type"]
     N = sched.N
 
     # ---- reference model (float64) and float32 comparison model, both from the file
@@ -388,12 +437,13 @@ def make_fixture(fx):
     C = fx["unet"]["in_channels"]
     ss = fx["unet"]["sample_size"]
     H, W = (ss, ss) if isinstance(ss, int) else ss
-    times = [1.0 / N] + [t for t in CASE_TIMES if t > 1.0 / N] + [1.0]
+    first = sched.eps if ve else 1.0 / N
+    times = [first] + [t for t in CASE_TIMES if t > first] + [1.0]
     g = torch.Generator().manual_seed(fx["seed"] + 2)
 
     cases, stats = [], []
     for t in times:
-        timestep = N * t - 1.0
+        timestep = sched.sigma(t) if ve else N * t - 1.0
         alpha, sigma = sched.alpha_sigma(t)
         x32 = torch.randn((C, H, W), generator=g, dtype=torch.float32)
         v32 = torch.randn((C, H, W), generator=g, dtype=torch.float32)
@@ -454,7 +504,9 @@ def make_fixture(fx):
         f32_rel = rel_err(out32, out)
 
         # score formula cross-check against the definitions
-        if pred == "epsilon":
+        if pred == "score":
+            ref = out
+        elif pred == "epsilon":
             ref = -out / sigma
         elif pred == "sample":
             ref = -(x - alpha * out) / sigma ** 2
@@ -477,7 +529,14 @@ def make_fixture(fx):
         for key in ("x", "v"):
             assert np.array_equal(c[key].astype(np.float32).astype(np.float64), c[key])
 
-    sched_times = [1.0 / N] + [t for t in SCHEDULE_TIMES if t > 1.0 / N] + [1.0]
+    sched_times = [first] + [t for t in SCHEDULE_TIMES if t > first] + [1.0]
+    if ve:
+        schedule = {"t": sched_times, "sigma": [sched.sigma(t) for t in sched_times]}
+        ends = {"sigma_min": sched.sigma_min, "sigma_max": sched.sigma_max, "sampling_eps": sched.eps}
+    else:
+        schedule = {"t": sched_times, "log_alpha": [sched.log_alpha(t) for t in sched_times]}
+        ends = {"alphas_cumprod_first": float(sched.alphas_cumprod[0]),
+                "alphas_cumprod_last": float(sched.alphas_cumprod[-1])}
     expected = {
         "fixture": fx["name"],
         "layout": fx["layout"],
@@ -486,9 +545,8 @@ def make_fixture(fx):
         "num_train_timesteps": N,
         "prediction_type": pred,
         "sample_shape": [C, H, W],
-        "alphas_cumprod_first": float(sched.alphas_cumprod[0]),
-        "alphas_cumprod_last": float(sched.alphas_cumprod[-1]),
-        "schedule": {"t": sched_times, "log_alpha": [sched.log_alpha(t) for t in sched_times]},
+        **ends,
+        "schedule": schedule,
         "cases": cases,
     }
     dump_expected(os.path.join(root, "expected.json"), expected)
@@ -499,7 +557,7 @@ def make_fixture(fx):
     print(f"== {fx['name']}: {n_params} params, weights {fx['dtype']}, layout {fx['layout']}, "
           f"{sched_cls.__name__} N={N} {pred}")
     print(f"   attention processors (float64 model): {procs or 'none'}")
-    print(f"   diffusers float32 alphas_cumprod vs float64: max rel {ac_rel:.2e}")
+    print(f"   diffusers float32 {'sigmas' if ve else 'alphas_cumprod'} vs float64: max rel {ac_rel:.2e}")
     for (t, ts, f32r, jfd, ad, omax, smax) in stats:
         print(f"   t={t:<9.6g} timestep={ts:<10.6g} f32-vs-f64 out rel {f32r:.2e}  "
               f"jvp-vs-FD rel {jfd:.2e}  SDPA-vs-classic rel {ad:.2e}  |o|max {omax:.3g}  |s|max {smax:.3g}")
@@ -549,8 +607,10 @@ def make_oldkeys_copy(fx, root, m64_ref, cases, shape):
 
 def main():
     print(f"torch {torch.__version__}, diffusers {diffusers.__version__}")
+    only = set(sys.argv[1:])   # fixture names to rewrite; all when none are given
     for fx in FIXTURES:
-        make_fixture(fx)
+        if not only or fx["name"] in only:
+            make_fixture(fx)
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(HERE) for f in fs)
     print(f"total size of {os.path.relpath(HERE)}: {total} bytes")
 
