@@ -20,9 +20,10 @@ protocol ImageNetwork: ScoreNetwork {
 }
 
 extension ImageNetwork {
-    /// Images are evaluated one at a time.
+    /// Calls may hold any number of rows: an image's numbers never depend on the others.
     public var rowGroup: Int { 1 }
     public var supportsJVP: Bool { true }
+    /// By default one image at a time.
     var imageBatch: Int { 1 }
     public var batchRows: Int { imageBatch }
 
