@@ -41,7 +41,8 @@ enum DiffusersDirectory {
             throw ModelLoadError(file: schedulerFile, "missing: a diffusers model needs its scheduler config for the noise schedule (`scheduler.save_pretrained(DIR)` writes it)")
         }
         let scheduler = try SchedulerConfig.parse(try DiffusersJSON.object(path: schedulerFile), file: schedulerFile)
-        if unet.fourier && scheduler.prediction != nil {
+        let ve = if case .ve = scheduler.noise { true } else { false }
+        if unet.fourier && !ve {
             throw ModelLoadError(file: unetConfigPath, subject: "time_embedding_type",
                                  "'fourier' takes log σ as its input: it needs ScoreSdeVeScheduler, not \(scheduler.className) (\(schedulerFile))")
         }
@@ -58,9 +59,9 @@ enum DiffusersDirectory {
         let d = shape.reduce(1, *)
         var name = defaultName
         var description = "diffusers UNet2DModel (block_out_channels \(unet.blockOutChannels), \(unet.height)×\(unet.width)×\(unet.inChannels)), \(scheduler.summary)"
-        let unit = scheduler.prediction == nil   // images in [0, 1] rather than [−1, 1]
-        var data = DataSpec(shape: shape, shift: Array(repeating: unit ? 0 : 127.5, count: d),
-                            scale: Array(repeating: unit ? 255 : 127.5, count: d), levels: 256)
+        // ScoreSdeVePipeline's images are in [0, 1], DDPMPipeline's in [−1, 1].
+        var data = DataSpec(shape: shape, shift: Array(repeating: ve ? 0 : 127.5, count: d),
+                            scale: Array(repeating: ve ? 255 : 127.5, count: d), levels: 256)
         let sidecar = path(sidecarName)
         if FileManager.default.fileExists(atPath: sidecar) {
             let o = try DiffusersJSON.object(path: sidecar)

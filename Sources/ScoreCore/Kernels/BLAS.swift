@@ -71,7 +71,7 @@ public enum BLAS {
     /// multiple of n columns: past its small-matrix kernels (M·N·K ≤ 10⁶, which sum
     /// without its K blocking) the packed kernels sum every column in the same order,
     /// whatever its position or the call's width. A call that meets this may hold
-    /// several images' columns (CLibraryTests checks it on the machine running the tests).
+    /// several images' columns (BLASColumnsTests checks it on the machine running the tests).
     @inline(__always)
     public static func columnsIndependent(m: Int, n: Int, k: Int) -> Bool { Double(m) * Double(n) * Double(k) > 1e6 }
 

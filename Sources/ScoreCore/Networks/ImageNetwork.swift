@@ -1,7 +1,7 @@
 /// A network that evaluates images on their own (the conv U-Nets): a row's numbers
 /// never depend on the other rows of a call, and the scratch grows with rows only up to
-/// `imageBatch`. Conformers give one image's forward and tangent (and may evaluate up to
-/// `imageBatch` images together); the batch loops live here.
+/// `batchRows`. Conformers give one image's forward and tangent (and may evaluate up to
+/// `batchRows` images together); the batch loops live here.
 protocol ImageNetwork: ScoreNetwork {
     /// All weights, one array (the offsets in the network's layers point into it).
     var storage: [Float] { get }
@@ -9,9 +9,8 @@ protocol ImageNetwork: ScoreNetwork {
     /// (which then holds `jvpWorkspaceBytes`).
     func image(_ x: UnsafePointer<Float>, time: Double, weights: UnsafePointer<Float>,
                scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>)
-    /// Images `images` evaluates together (the scratch is sized for up to this many).
-    var imageBatch: Int { get }
-    /// The scores of `count` ≤ `imageBatch` images, each exactly as `image` gives it.
+    /// The scores of `count` ≤ `batchRows` images, each exactly as `image` gives it (the
+    /// scratch is sized for up to `batchRows`).
     func images(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, count: Int, weights: UnsafePointer<Float>,
                 scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>)
     /// The Jacobian of the last `image(…, keep: true)` applied to `v`.
@@ -24,8 +23,7 @@ extension ImageNetwork {
     public var rowGroup: Int { 1 }
     public var supportsJVP: Bool { true }
     /// By default one image at a time.
-    var imageBatch: Int { 1 }
-    public var batchRows: Int { imageBatch }
+    public var batchRows: Int { 1 }
 
     func images(_ x: UnsafePointer<Float>, times: UnsafePointer<Double>, count: Int, weights w: UnsafePointer<Float>,
                 scratch: UnsafeMutableRawPointer, keep: Bool, into out: UnsafeMutablePointer<Float>) {
@@ -41,7 +39,7 @@ extension ImageNetwork {
         storage.withUnsafeBufferPointer { w in
             var r = 0
             while r < rows {
-                let count = Swift.min(imageBatch, rows - r)
+                let count = Swift.min(batchRows, rows - r)
                 images(x + r * d, times: times + r, count: count, weights: w.baseAddress!, scratch: scratch, keep: false,
                        into: out + r * d)
                 r += count

@@ -6,8 +6,10 @@ import ScoreJSON
 /// Upsample2D, the mid block, `conv_norm_out` and `conv_out` — compiled at load into a
 /// flat list of operations over channel-major `[C × H × W]` values (see
 /// `UNet2D+Program.swift`), evaluated for up to `batch` images op by op (each op's
-/// weights are read from memory once for all of them), with every GEMM call the same
-/// for each image, so an image's numbers never depend on the other rows of a call.
+/// weights are read from memory once for all of them), with every GEMM call shaped as
+/// for one image, or holding whole images only where OpenBLAS sums each column alike
+/// (`Program.Conv.imagesPerCall`), so an image's numbers never depend on the other rows
+/// of a call.
 /// On a DDPM schedule the network's timestep input for time t is N·t − 1 (DPM-Solver's
 /// discrete-time model wrapper) and its output becomes a score by `prediction`; on the VE
 /// SDE of `ScoreSdeVeScheduler` the input is σ(t) and the output is the score (with
@@ -48,7 +50,7 @@ public final class UNet2D: ImageNetwork {
         [("block_out_channels", .integers(config.blockOutChannels)), ("layers_per_block", .integer(config.layersPerBlock))]
     }
 
-    var imageBatch: Int { Self.batch }
+    public var batchRows: Int { Self.batch }
     public func workspaceBytes(rows: Int) -> Int { scoreLayouts[Swift.min(Swift.max(rows, 1), Self.batch) - 1].bytes }
     public func jvpWorkspaceBytes(rows: Int, tangents: Int) -> Int { jvpLayout.bytes }
 
@@ -159,31 +161,29 @@ public final class UNet2D: ImageNetwork {
             let kept = keep ? o.saved[index] : nil
             switch op {
             case .affine(let input, let output, let scale, let shift):
-                for b in 0..<count {
-                    let src = value(input, b), dst = value(output, b)
-                    for i in 0..<program.size(output) { dst[i] = src[i] * scale + shift }
-                }
+                // The images of a value are contiguous: one loop over all of them.
+                let src = value(input, 0), dst = value(output, 0)
+                for i in 0..<(count * program.size(output)) { dst[i] = src[i] * scale + shift }
             case .conv(let c):
                 convolve(c, value(c.input, 0), images: count, weights: w, bias: true, cols: cols, into: value(c.output, 0))
             case .norm(let n):
-                let count1 = n.channels * n.spatial
+                let size = n.channels * n.spatial
                 for b in 0..<count {
                     let src = value(n.input, b), dst = value(n.output, b)
-                    if src != dst { dst.update(from: src, count: count1) }
+                    if src != dst { dst.update(from: src, count: size) }
                     GroupNorm.forward(dst, channels: n.channels, spatial: n.spatial, groups: n.groups,
                                       shift: n.shift.map { UnsafePointer(shifts + b * rows + $0) }, gamma: w + n.gamma,
                                       beta: w + n.beta, eps: n.eps, normalized: kept.map { scratch.floats(at: $0.xhat) },
                                       invStd: kept.map { scratch.floats(at: $0.invStd) })
                     if n.silu {
                         if let kept {
-                            VectorMath.silu(dst, into: dst, derivative: scratch.floats(at: kept.dsilu), count: count1)
+                            VectorMath.silu(dst, into: dst, derivative: scratch.floats(at: kept.dsilu), count: size)
                         } else {
-                            VectorMath.siluInPlace(dst, count: count1)
+                            VectorMath.siluInPlace(dst, count: size)
                         }
                     }
                 }
             case .add(let a, let b, let output, let scale):
-                // The images of a value are contiguous: one loop over all of them.
                 let pa = value(a, 0), pb = value(b, 0), dst = value(output, 0), total = count * program.size(output)
                 if scale == 1 {
                     for i in 0..<total { dst[i] = pa[i] + pb[i] }
@@ -304,8 +304,8 @@ public final class UNet2D: ImageNetwork {
         while first < images {
             let count = Swift.min(group, images - first)
             if group > 1 {
-                convolveTogether(c, input + first * inSize, images: count, weights: w, bias: bias, cols: cols,
-                                 into: output + first * outSize)
+                winograd(c, input + first * inSize, images: count, tileRows: 0..<((c.outHeight + 1) / 2), weights: w,
+                         bias: bias, cols: cols, into: output + first * outSize)
             } else {
                 convolve(c, input + first * inSize, weights: w, bias: bias, cols: cols, into: output + first * outSize)
             }
@@ -313,18 +313,20 @@ public final class UNet2D: ImageNetwork {
         }
     }
 
-    /// A Winograd convolution of `images` ≤ `imagesPerCall` whole images, their tiles
-    /// side by side in each of the 16 GEMMs: V [16 × C × images·tiles] and M
-    /// [16 × O × images·tiles], image j's tiles from column j·tiles. Always this way for
-    /// such an op, whatever the count, so an image's numbers are the same in any batch.
-    private func convolveTogether(_ c: Program.Conv, _ input: UnsafePointer<Float>, images: Int, weights w: UnsafePointer<Float>,
-                                  bias: Bool, cols: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+    /// Winograd for tile rows `rows` of `images` images (one after another in `input` and
+    /// `output`), their tiles side by side in each of the 16 GEMMs: V [16 × C × n] and M
+    /// [16 × O × n], n = images · tiles of `rows`, image j's from column j · tiles. One
+    /// image's band, or whole images where `imagesPerCall` allows (always so for such an
+    /// op, whatever the count, so an image's numbers are the same in any batch).
+    private func winograd(_ c: Program.Conv, _ input: UnsafePointer<Float>, images: Int, tileRows rows: Range<Int>,
+                          weights w: UnsafePointer<Float>, bias: Bool, cols: UnsafeMutablePointer<Float>,
+                          into output: UnsafeMutablePointer<Float>) {
         let inSize = c.inChannels * c.inHeight * c.inWidth, outSize = c.outChannels * c.outHeight * c.outWidth
-        let tiles = c.tiles, n = images * tiles, tileRows = 0..<((c.outHeight + 1) / 2)
+        let tiles = rows.count * ((c.outWidth + 1) / 2), n = images * tiles
         let v = cols, m = cols + 16 * c.inChannels * n, lines = m + 16 * c.outChannels * n
         for j in 0..<images {
             Winograd.transformInput(input + j * inSize, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
-                                    tileRows: tileRows, lines: lines, into: v + j * tiles, rowStride: n)
+                                    tileRows: rows, lines: lines, into: v + j * tiles, rowStride: n)
         }
         for xi in 0..<16 {
             BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: n, k: c.inChannels, alpha: 1,
@@ -334,7 +336,7 @@ public final class UNet2D: ImageNetwork {
         let biases = bias ? c.bias.map { UnsafePointer(w + $0) } : nil
         for j in 0..<images {
             Winograd.transformOutput(m + j * tiles, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
-                                     tileRows: tileRows, bias: biases, lines: lines, into: output + j * outSize, rowStride: n)
+                                     tileRows: rows, bias: biases, lines: lines, into: output + j * outSize, rowStride: n)
         }
     }
 
@@ -354,23 +356,12 @@ public final class UNet2D: ImageNetwork {
             return
         }
         if c.winograd {
-            // A band of tile rows at a time: V [16 × C × tiles], then M [16 × O × tiles].
-            let across = (c.outWidth + 1) / 2, tileRows = (c.outHeight + 1) / 2
+            // A band of tile rows at a time.
+            let tileRows = (c.outHeight + 1) / 2
             var first = 0
             while first < tileRows {
-                let rows = first..<Swift.min(tileRows, first + c.bandRows), tiles = rows.count * across
-                let v = cols, m = cols + 16 * c.inChannels * tiles, lines = m + 16 * c.outChannels * tiles
-                Winograd.transformInput(input, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
-                                        tileRows: rows, lines: lines, into: v)
-                for xi in 0..<16 {
-                    BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: tiles, k: c.inChannels, alpha: 1,
-                               a: w + c.weight + xi * c.outChannels * c.inChannels, lda: c.inChannels,
-                               b: v + xi * c.inChannels * tiles, ldb: tiles, beta: 0,
-                               c: m + xi * c.outChannels * tiles, ldc: tiles)
-                }
-                Winograd.transformOutput(m, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
-                                         tileRows: rows, bias: withBias ? UnsafePointer(w + c.bias!) : nil,
-                                         lines: lines, into: output)
+                let rows = first..<Swift.min(tileRows, first + c.bandRows)
+                winograd(c, input, images: 1, tileRows: rows, weights: w, bias: bias, cols: cols, into: output)
                 first = rows.upperBound
             }
             return
