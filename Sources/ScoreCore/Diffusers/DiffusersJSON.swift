@@ -56,12 +56,16 @@ struct DiffusersConfigReader {
     /// The keys read so far, so that the rest can be refused by name.
     private(set) var known: Set<String> = []
 
-    init(_ object: JSONObject, file: String) {
+    /// Put before every key in errors (`network.` for a section of config.json).
+    let prefix: String
+
+    init(_ object: JSONObject, file: String, prefix: String = "") {
         self.object = object
+        self.prefix = prefix
         reader = ConfigReader(file: file)
     }
 
-    func fail(_ key: String, _ message: String) -> ModelLoadError { reader.fail(key, message) }
+    func fail(_ key: String, _ message: String) -> ModelLoadError { reader.fail(prefix + key, message) }
 
     /// The raw value, nil when absent or null.
     mutating func value(_ key: String) -> JSONValue? {
@@ -76,13 +80,13 @@ struct DiffusersConfigReader {
     mutating func int(_ key: String, default d: Int?, atLeast minimum: Int = 0) throws(ModelLoadError) -> Int? {
         let present = has(key)
         guard let v = value(key) else { return present ? nil : d }
-        return try reader.integer(v, key, atLeast: minimum)
+        return try reader.integer(v, prefix + key, atLeast: minimum)
     }
 
     mutating func double(_ key: String, default d: Double?) throws(ModelLoadError) -> Double? {
         let present = has(key)
         guard let v = value(key) else { return present ? nil : d }
-        return try reader.number(v, key)
+        return try reader.number(v, prefix + key)
     }
 
     mutating func bool(_ key: String, default d: Bool) throws(ModelLoadError) -> Bool {
@@ -97,7 +101,7 @@ struct DiffusersConfigReader {
     mutating func string(_ key: String, default d: String?) throws(ModelLoadError) -> String? {
         let present = has(key)
         guard let v = value(key) else { return present ? nil : d }
-        return try reader.string(v, key)
+        return try reader.string(v, prefix + key)
     }
 
     mutating func strings(_ key: String, default d: [String]) throws(ModelLoadError) -> [String] {
@@ -107,7 +111,7 @@ struct DiffusersConfigReader {
         }
         guard case .array(let items) = v, !items.isEmpty else { throw fail(key, "expected a non-empty array of strings") }
         var out: [String] = []
-        for (i, item) in items.enumerated() { out.append(try reader.requireString(item, "\(key)[\(i)]")) }
+        for (i, item) in items.enumerated() { out.append(try reader.requireString(item, "\(prefix)\(key)[\(i)]")) }
         return out
     }
 
@@ -117,7 +121,7 @@ struct DiffusersConfigReader {
         guard case .array(let items) = v, !items.isEmpty else { throw fail(key, "expected a non-empty array of integers") }
         var out: [Int] = []
         for (i, item) in items.enumerated() {
-            guard let n = try reader.integer(item, "\(key)[\(i)]", atLeast: minimum) else { throw fail(key, "missing element") }
+            guard let n = try reader.integer(item, "\(prefix)\(key)[\(i)]", atLeast: minimum) else { throw fail(key, "missing element") }
             out.append(n)
         }
         return out

@@ -5,10 +5,14 @@ import ScoreJSON
 /// implement (other block types, class conditioning, `scale_shift` time embedding,
 /// another activation, ...) is refused naming the key and its value.
 public struct UNet2DConfig: Sendable, Equatable {
-    /// A down or up block: resnets, with an attention after each when `attention`
-    /// (`AttnDownBlock2D`, `AttnUpBlock2D`).
+    /// A down or up block: resnets, with attention when `attention` (`AttnDownBlock2D`,
+    /// `AttnUpBlock2D`: after each resnet; `AttnSkipUpBlock2D`: once, after the last).
+    /// `skip`: NCSN++'s skip blocks (`SkipDownBlock2D`, `AttnSkipDownBlock2D`,
+    /// `SkipUpBlock2D`, `AttnSkipUpBlock2D`): GroupNorm groups min(C/4, 32), resnets scaled
+    /// by 1/√2, FIR resampling, and the image-resolution skip branch.
     public struct Block: Sendable, Equatable {
         public let attention: Bool
+        public let skip: Bool
     }
 
     public let height: Int, width: Int
@@ -32,7 +36,9 @@ public struct UNet2DConfig: Sendable, Equatable {
     public let downsamplePadding: Int
     /// Channels per attention head; nil is one head.
     public let attentionHeadDim: Int?
-    public let normNumGroups: Int
+    /// nil (null): min(C/4, 32), as diffusers computes it for the mid block and
+    /// `conv_norm_out`; only with skip blocks.
+    public let normNumGroups: Int?
     public let attnNormNumGroups: Int?
     public let normEps: Double
 
@@ -70,20 +76,24 @@ public struct UNet2DConfig: Sendable, Equatable {
 
         let downTypes = try r.strings("down_block_types", default: ["DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"])
         let upTypes = try r.strings("up_block_types", default: ["AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"])
-        func blocks(_ types: [String], _ key: String, plain: String, attention: String) throws(ModelLoadError) -> [Block] {
+        func blocks(_ types: [String], _ key: String, _ direction: String) throws(ModelLoadError) -> [Block] {
+            let kinds = [("\(direction)Block2D", Block(attention: false, skip: false)),
+                         ("Attn\(direction)Block2D", Block(attention: true, skip: false)),
+                         ("Skip\(direction)Block2D", Block(attention: false, skip: true)),
+                         ("AttnSkip\(direction)Block2D", Block(attention: true, skip: true))]
             var out: [Block] = []
             for (i, type) in types.enumerated() {
                 // get_down_block / get_up_block drop a "UNetRes" prefix.
                 let bare = type.hasPrefix("UNetRes") ? String(type.dropFirst(7)) : type
-                guard bare == plain || bare == attention else {
-                    throw r.fail("\(key)[\(i)]", "'\(type)' is not supported (ScoreServe serves \(plain) and \(attention))")
+                guard let block = kinds.first(where: { $0.0 == bare })?.1 else {
+                    throw r.fail("\(key)[\(i)]", "'\(type)' is not supported (ScoreServe serves \(kinds.map(\.0).joined(separator: ", ")))")
                 }
-                out.append(Block(attention: bare == attention))
+                out.append(block)
             }
             return out
         }
-        let down = try blocks(downTypes, "down_block_types", plain: "DownBlock2D", attention: "AttnDownBlock2D")
-        let up = try blocks(upTypes, "up_block_types", plain: "UpBlock2D", attention: "AttnUpBlock2D")
+        let down = try blocks(downTypes, "down_block_types", "Down")
+        let up = try blocks(upTypes, "up_block_types", "Up")
         let mid = try r.string("mid_block_type", default: "UNetMidBlock2D")
         try r.only("mid_block_type", mid, ["UNetMidBlock2D", nil])
         let channels = try r.ints("block_out_channels", default: [224, 448, 672, 896])
@@ -108,8 +118,13 @@ public struct UNet2DConfig: Sendable, Equatable {
         let act = try r.string("act_fn", default: "silu")
         try r.only("act_fn", act, ["silu", "swish"])
         let headDim = try r.int("attention_head_dim", default: 8, atLeast: 1)
+        // null: min(C/4, 32) where diffusers computes it (mid block, conv_norm_out, skip
+        // blocks); the other blocks need a count.
         let groups = try r.int("norm_num_groups", default: 32, atLeast: 1)
-        guard let groups else { throw r.fail("norm_num_groups", "null is not supported (expected an integer)") }
+        if groups == nil, let i = (down + up).firstIndex(where: { !$0.skip }) {
+            let key = i < down.count ? "down_block_types[\(i)]" : "up_block_types[\(i - down.count)]"
+            throw r.fail("norm_num_groups", "null, but \(key) is not a skip block and needs a group count (diffusers fails on this model)")
+        }
         let attnGroups = try r.int("attn_norm_num_groups", default: nil, atLeast: 1)
         let eps = try r.double("norm_eps", default: 1e-5)
         guard let eps, eps > 0 else { throw r.fail("norm_eps", "expected a positive number") }
@@ -122,8 +137,14 @@ public struct UNet2DConfig: Sendable, Equatable {
         _ = try r.int("num_train_timesteps", default: nil)   // used by the "learned" embedding only
         try r.rejectUnknown("UNet2DModel config")
 
-        for (i, c) in channels.enumerated() where c % groups != 0 {
-            throw r.fail("norm_num_groups", "\(groups) groups do not divide block_out_channels[\(i)] = \(c)")
+        if let groups {
+            for (i, c) in channels.enumerated() where c % groups != 0 {
+                throw r.fail("norm_num_groups", "\(groups) groups do not divide block_out_channels[\(i)] = \(c)")
+            }
+        }
+        if let i = (down + up).firstIndex(where: \.skip), inChannels != 3 {
+            let key = i < down.count ? "down_block_types[\(i)]" : "up_block_types[\(i - down.count)]"
+            throw r.fail("in_channels", "\(inChannels), but \(key) is a skip block, whose skip convolutions diffusers builds for 3 channels")
         }
         let levels = channels.count - 1
         guard height % (1 << levels) == 0, width % (1 << levels) == 0 else {

@@ -50,10 +50,10 @@ public struct ModelConfig: Sendable, Equatable {
         let description = try r.string(top["description"], "description") ?? ""
         let data = try parseData(r, try r.requireObject(top["data"], "data"))
         let sde = try parseSDE(r, try r.requireObject(top["sde"], "sde"))
-        let network = try parseNetwork(r, try r.requireObject(top["network"], "network"), dimension: data.dimension)
+        let network = try parseNetwork(r, try r.requireObject(top["network"], "network"), data: data)
         var weights = try r.string(top["weights"], "weights")
         switch network {
-        case .mlp, .scorenet: if weights == nil { weights = "model.safetensors" }
+        case .mlp, .scorenet, .ncsnpp: if weights == nil { weights = "model.safetensors" }
         default: break
         }
         if let w = weights, w.isEmpty || w.hasPrefix("/") || w.split(separator: "/").contains("..") {
@@ -119,7 +119,8 @@ public struct ModelConfig: Sendable, Equatable {
         }
     }
 
-    static func parseNetwork(_ r: ConfigReader, _ o: JSONObject, dimension d: Int) throws(ModelLoadError) -> NetworkSpec {
+    static func parseNetwork(_ r: ConfigReader, _ o: JSONObject, data: DataSpec) throws(ModelLoadError) -> NetworkSpec {
+        let d = data.dimension
         let typeName = try r.requireString(o["type"], "network.type")
         switch typeName {
         case "mlp":
@@ -171,8 +172,10 @@ public struct ModelConfig: Sendable, Equatable {
                 }
             }
             return .scorenet(channels: channels, embedDim: try r.integer(o["embed_dim"], "network.embed_dim", atLeast: 2))
+        case "ncsnpp":
+            return .ncsnpp(try NCSNppConfig.parse(o, file: r.file, shape: data.shape))
         default:
-            throw r.fail("network.type", "expected one of mlp, gmm, empirical, scorenet, got '\(typeName)'")
+            throw r.fail("network.type", "expected one of mlp, gmm, empirical, scorenet, ncsnpp, got '\(typeName)'")
         }
     }
 }

@@ -13,6 +13,9 @@ public enum NetworkSpec: Sendable, Equatable {
     /// diffusers' UNet2DModel, read from its own directory layout (never from config.json
     /// of this format), with what its output predicts.
     case unet2d(UNet2DConfig, prediction: Prediction?)
+    /// score_sde's NCSN++ / DDPM++ (`models/ncsnpp.py`) with its `config.model` options,
+    /// from a directory `Models/recipes/convert_score_sde.py` writes.
+    case ncsnpp(NCSNppConfig)
 
     /// The `type` string of the format.
     public var typeName: String {
@@ -22,6 +25,7 @@ public enum NetworkSpec: Sendable, Equatable {
         case .empirical: "empirical"
         case .scorenet: "scorenet"
         case .unet2d: "unet2d"
+        case .ncsnpp: "ncsnpp"
         }
     }
 }

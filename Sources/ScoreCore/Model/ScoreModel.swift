@@ -71,6 +71,11 @@ public struct ScoreModel: Sendable {
             let net = try UNet2D.load(file, path: weightsPath, config: unet, sde: config.sde, prediction: prediction)
             return ScoreModel(directory: directory, config: config, network: net,
                               tensors: file.tensors, weightsMetadata: file.metadata)
+        case .ncsnpp(let ncsnpp):
+            let file = try weights()
+            let net = try UNet2D.loadNCSNpp(file, path: weightsPath, config: ncsnpp, shape: config.data.shape, sde: config.sde)
+            return ScoreModel(directory: directory, config: config, network: net,
+                              tensors: file.tensors, weightsMetadata: file.metadata)
         case .gmm(let components):
             return ScoreModel(directory: directory, config: config,
                               network: GaussianMixture(sde: config.sde, components: components),

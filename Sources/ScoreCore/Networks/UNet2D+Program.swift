@@ -15,6 +15,15 @@ struct Program: Sendable {
         /// Channels of `a`, then of `b` (the up path's skip concatenation).
         case concat(Int, Int, output: Int)
         case attention(AttentionOp)
+        /// FIR resampling (upfirdn2d) of every channel.
+        case fir(FIROp)
+    }
+
+    /// `FIR.upfirdn` of each of `channels` planes with the `[size × size]` kernel at `kernel`.
+    struct FIROp: Sendable {
+        let input: Int, output: Int, channels: Int
+        let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+        let kernel: Int, size: Int, up: Int, down: Int, padBefore: Int, padAfter: Int
     }
 
     /// A Conv2d (3×3 with padding, or 1×1); weights `[out × in·k²]` at `weight`.
@@ -81,10 +90,20 @@ struct Program: Sendable {
         let scale: Float, inverseRescale: Float
     }
 
-    /// Weight offsets of the time MLP and of the stacked resnet time projections.
+    /// The time conditioning: features of the timestep τ, a two-layer MLP (silu between and
+    /// after), and every resnet's projection of it (stacked at `shiftWeight`, `shiftBias`).
     struct Time: Sendable {
+        enum Features: Sendable {
+            /// [sin, cos] (or [cos, sin]) of τ·e^{−ln(10⁴)·j/(half − shift)}.
+            case positional(flipSinToCos: Bool, shift: Double)
+            /// [sin, cos] of 2π·W_j·ln τ, W at `fourier`.
+            case fourier
+        }
+        var features = Features.positional(flipSinToCos: false, shift: 1)
+        /// Whether there is any time conditioning (score_sde's `conditional`).
+        var conditional = true
         var weight1 = 0, bias1 = 0, weight2 = 0, bias2 = 0, shiftWeight = 0, shiftBias = 0
-        /// The Fourier features' frequencies (`time_embedding_type` fourier).
+        /// The Fourier features' frequencies.
         var fourier = 0
     }
 
@@ -117,6 +136,7 @@ struct Program: Sendable {
             case .upsample(let i, _, _, _, _): [i]
             case .concat(let a, let b, _): [a, b]
             case .attention(let a): [a.input]
+            case .fir(let f): [f.input]
             }
         }
         func outputOf(_ op: Op) -> Int {
@@ -128,6 +148,7 @@ struct Program: Sendable {
             case .upsample(_, let o, _, _, _): o
             case .concat(_, _, let o): o
             case .attention(let a): a.output
+            case .fir(let f): f.output
             }
         }
         for (i, op) in ops.enumerated() {

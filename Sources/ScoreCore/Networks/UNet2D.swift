@@ -1,41 +1,58 @@
 import Foundation
 import ScoreJSON
 
-/// diffusers' `UNet2DModel` (DDPM's U-Net) as a score network on the SDE of its
-/// scheduler: its layers — `conv_in`, ResnetBlock2D, attention, Downsample2D,
-/// Upsample2D, the mid block, `conv_norm_out` and `conv_out` — compiled at load into a
-/// flat list of operations over channel-major `[C × H × W]` values (see
-/// `UNet2D+Program.swift`), evaluated for up to `batch` images op by op (each op's
-/// weights are read from memory once for all of them), with every GEMM call shaped as
-/// for one image, or holding whole images only where OpenBLAS sums each column alike
+/// A 2-D U-Net compiled at load into a flat list of operations over channel-major
+/// `[C × H × W]` values (see `UNet2D+Program.swift`): diffusers' `UNet2DModel` (network
+/// `unet2d`: ResnetBlock2D, attention, Downsample2D, Upsample2D, the mid block, and the
+/// NCSN++ skip blocks with FIR resampling) or score_sde's NCSN++ / DDPM++ (network
+/// `ncsnpp`, `NCSNpp+Loading.swift`). Up to `batch` images are evaluated op by op (each
+/// op's weights are read from memory once for all of them), with every GEMM call shaped
+/// as for one image, or holding whole images only where OpenBLAS sums each column alike
 /// (`Program.Conv.imagesPerCall`), so an image's numbers never depend on the other rows
-/// of a call.
-/// On a DDPM schedule the network's timestep input for time t is N·t − 1 (DPM-Solver's
-/// discrete-time model wrapper) and its output becomes a score by `prediction`; on the VE
-/// SDE of `ScoreSdeVeScheduler` the input is σ(t) and the output is the score (with
-/// Fourier time features the network divides it by σ itself, as diffusers' does).
-/// Forward-mode JVPs run the same list on tangents.
+/// of a call. Forward-mode JVPs run the same list on tangents.
+///
+/// The timestep input and the output's map to the score follow the reference code:
+/// diffusers on a DDPM schedule: input N·t − 1 (DPM-Solver's discrete-time model
+/// wrapper), output a `prediction`; on `ScoreSdeVeScheduler`'s VE SDE: input σ(t), output
+/// the score (with Fourier features divided by σ, as diffusers' network does itself).
+/// score_sde (`get_score_fn`, continuous): VP and subVP input 999·t, score −output/std(t);
+/// VE input σ(t), score the output; `scale_by_sigma` divides by the network's σ first.
 public final class UNet2D: ImageNetwork {
+    /// Which reference the network mirrors, with its config.
+    public enum Kind: Sendable {
+        /// diffusers' UNet2DModel, with what its output predicts on a DDPM schedule (nil:
+        /// the score, on the VE SDE).
+        case diffusers(UNet2DConfig, prediction: Prediction?)
+        /// score_sde's NCSN++ / DDPM++ (`models/ncsnpp.py`).
+        case scoreSDE(NCSNppConfig)
+    }
+
     public let sde: SDE
-    public let config: UNet2DConfig
-    /// What the output predicts on a DDPM schedule; nil: the score (the VE SDE).
-    public let prediction: Prediction?
+    public let kind: Kind
     public let parameterCount: Int
     let storage: [Float]
     let program: Program
     /// Score layouts for 1 … `batch` images; the JVP's for one image.
     let scoreLayouts: [Layout], jvpLayout: Layout
+    /// score_sde's `sigmas` table (`positional` with `scale_by_sigma` only).
+    let sigmaTable: [Double]
     /// Images evaluated together, op by op. Four keep the values of the widest network
     /// here (ddpm-cifar10-32) at about 40 MB and its per-op weights (≤ 9 MB) in cache
     /// between the images.
     static let batch = 4
 
-    init(sde: SDE, config: UNet2DConfig, prediction: Prediction?, storage: [Float], program: Program, parameterCount: Int) {
-        precondition((sde.kind == .vpDiscrete) == (prediction != nil) && (sde.kind == .vpDiscrete || sde.kind == .ve),
-                     "unet2d runs on a vp_discrete SDE with a prediction, or on a ve SDE without")
+    init(sde: SDE, kind: Kind, storage: [Float], program: Program, parameterCount: Int) {
+        switch kind {
+        case .diffusers(_, let prediction):
+            precondition((sde.kind == .vpDiscrete) == (prediction != nil) && (sde.kind == .vpDiscrete || sde.kind == .ve),
+                         "unet2d runs on a vp_discrete SDE with a prediction, or on a ve SDE without")
+            sigmaTable = []
+        case .scoreSDE(let config):
+            precondition([.vp, .subvp, .ve].contains(sde.kind), "ncsnpp runs on the vp, subvp or ve SDE")
+            sigmaTable = config.scaleBySigma && config.embedding == .positional ? config.sigmaTable : []
+        }
         self.sde = sde
-        self.config = config
-        self.prediction = prediction
+        self.kind = kind
         self.storage = storage
         self.program = program
         self.parameterCount = parameterCount
@@ -43,11 +60,21 @@ public final class UNet2D: ImageNetwork {
         jvpLayout = Layout(program, jvp: true, images: 1)
     }
 
-    public var typeName: String { "unet2d" }
-    public var dimension: Int { config.inChannels * config.height * config.width }
+    public var typeName: String {
+        switch kind {
+        case .diffusers: "unet2d"
+        case .scoreSDE: "ncsnpp"
+        }
+    }
+    public var dimension: Int { program.size(0) }
     public var flopsPerRow: Double { program.flops }
     public var hyperparameters: [(String, Hyperparameter)] {
-        [("block_out_channels", .integers(config.blockOutChannels)), ("layers_per_block", .integer(config.layersPerBlock))]
+        switch kind {
+        case .diffusers(let config, _):
+            [("block_out_channels", .integers(config.blockOutChannels)), ("layers_per_block", .integer(config.layersPerBlock))]
+        case .scoreSDE(let config):
+            [("nf", .integer(config.nf)), ("ch_mult", .integers(config.chMult)), ("num_res_blocks", .integer(config.numResBlocks))]
+        }
     }
 
     public var batchRows: Int { Self.batch }
@@ -119,22 +146,36 @@ public final class UNet2D: ImageNetwork {
 
     // MARK: Evaluation
 
-    /// The score's affine map from the network output o: s = a·o + b·x (Fourier
-    /// features: o is already divided by the timestep τ).
+    /// The score's affine map from the network output o: s = a·o + b·x.
     private func outputMap(_ t: Double) -> (a: Float, b: Float) {
-        let alpha = sde.meanCoefficient(t), sigma = sde.marginalStd(t)
-        let divide = config.fourier ? 1 / timestep(t) : 1
-        guard let prediction else { return (Float(divide), 0) }
-        switch prediction {
-        case .epsilon: return (Float(-divide / sigma), 0)
-        case .sample: return (Float(divide * alpha / (sigma * sigma)), Float(-1 / (sigma * sigma)))
-        case .vPrediction: return (Float(-divide * alpha / sigma), -1)
+        switch kind {
+        case .diffusers(let config, let prediction):
+            // Fourier features: o is already divided by the timestep τ.
+            let alpha = sde.meanCoefficient(t), sigma = sde.marginalStd(t)
+            let divide = config.fourier ? 1 / timestep(t) : 1
+            guard let prediction else { return (Float(divide), 0) }
+            switch prediction {
+            case .epsilon: return (Float(-divide / sigma), 0)
+            case .sample: return (Float(divide * alpha / (sigma * sigma)), Float(-1 / (sigma * sigma)))
+            case .vPrediction: return (Float(-divide * alpha / sigma), -1)
+            }
+        case .scoreSDE(let config):
+            var a = 1.0
+            if config.scaleBySigma {
+                // ncsnpp.py's used_sigmas: the input itself (Fourier), else its sigmas table at ⌊τ⌋.
+                let tau = timestep(t)
+                a /= config.embedding == .fourier ? tau : sigmaTable[Swift.min(Int(tau), sigmaTable.count - 1)]
+            }
+            if sde.kind != .ve { a /= -sde.marginalStd(t) }
+            return (Float(a), 0)
         }
     }
 
-    /// The network's timestep input at time t: N·t − 1 on a DDPM schedule, σ(t) on the VE SDE.
+    /// The network's timestep input at time t: N·t − 1 on a DDPM schedule, 999·t for
+    /// score_sde's VP and subVP, σ(t) on the VE SDE.
     func timestep(_ t: Double) -> Double {
         if let schedule = sde.schedule { return Double(schedule.steps) * t - 1 }
+        if sde.kind == .vp || sde.kind == .subvp { return 999 * t }
         return sde.marginalStd(t)
     }
 
@@ -190,8 +231,8 @@ public final class UNet2D: ImageNetwork {
                 } else {
                     for i in 0..<total { dst[i] = (pa[i] + pb[i]) * scale }
                 }
-            case .upsample, .concat:
-                for b in 0..<count { move(op) { value($0, b) } }
+            case .upsample, .concat, .fir:
+                for b in 0..<count { move(op, weights: w) { value($0, b) } }
             case .attention(let at):
                 for b in 0..<count {
                     attend(at, value(at.input, b), weights: w, layout: o, scratch: scratch, kept: kept, into: value(at.output, b))
@@ -228,8 +269,8 @@ public final class UNet2D: ImageNetwork {
             case .add(let a, let b, let output, let scale):
                 let pa = value(a), pb = value(b), dst = value(output)
                 for i in 0..<program.size(output) { dst[i] = (pa[i] + pb[i]) * scale }
-            case .upsample, .concat:
-                move(op, value)
+            case .upsample, .concat, .fir:
+                move(op, weights: w, value)
             case .attention(let at):
                 attendTangent(at, value(at.input), weights: w, layout: o, scratch: scratch, kept: kept,
                               into: value(at.output))
@@ -239,10 +280,17 @@ public final class UNet2D: ImageNetwork {
         for i in 0..<dimension { jv[i] = a * result[i] + b * v[i] }
     }
 
-    /// The operations that only move values (the same on points and on tangents).
+    /// The linear operations without a bias (the same on points and on tangents).
     @inline(__always)
-    private func move(_ op: Program.Op, _ value: (Int) -> UnsafeMutablePointer<Float>) {
+    private func move(_ op: Program.Op, weights w: UnsafePointer<Float>, _ value: (Int) -> UnsafeMutablePointer<Float>) {
         switch op {
+        case .fir(let f):
+            let src = value(f.input), dst = value(f.output)
+            let inPlane = f.inHeight * f.inWidth, outPlane = f.outHeight * f.outWidth
+            for c in 0..<f.channels {
+                FIR.upfirdn(src + c * inPlane, height: f.inHeight, width: f.inWidth, kernel: w + f.kernel, size: f.size,
+                            up: f.up, down: f.down, pad: (f.padBefore, f.padAfter), into: dst + c * outPlane)
+            }
         case .upsample(let input, let output, let channels, let h, let w):
             Convolution.upsampleNearest2(value(input), channels: channels, height: h, width: w, into: value(output))
         case .concat(let a, let b, let output):
@@ -258,9 +306,11 @@ public final class UNet2D: ImageNetwork {
     /// resnet's projection of silu(embedding), plus its conv1 bias, into `shifts`.
     private func timeConditioning(_ timestep: Double, weights w: UnsafePointer<Float>, layout o: Layout,
                                   scratch: UnsafeMutableRawPointer, into shifts: UnsafeMutablePointer<Float>) {
+        guard program.time.conditional else { return }
         let p = program.timeInputDim, e = program.timeEmbedDim, half = p / 2
         let input = scratch.floats(at: o.timeInput), hidden = scratch.floats(at: o.hidden), emb = scratch.floats(at: o.embedding)
-        if config.fourier {
+        switch program.time.features {
+        case .fourier:
             // GaussianFourierProjection(log: true) in Float64: [sin, cos] of 2π·W_j·ln τ.
             let frequencies = w + program.time.fourier, logTau = Foundation.log(timestep)
             for j in 0..<half {
@@ -268,14 +318,14 @@ public final class UNet2D: ImageNetwork {
                 input[j] = Float(Foundation.sin(arg))
                 input[half + j] = Float(Foundation.cos(arg))
             }
-        } else {
+        case .positional(let flip, let shift):
             // get_timestep_embedding in Float64: [sin, cos] (or [cos, sin]) of τ·e^{−ln(10⁴)·j/(half − shift)}.
-            let denominator = Double(half) - config.freqShift
+            let denominator = Double(half) - shift
             for j in 0..<half {
                 let arg = timestep * Foundation.exp(-Foundation.log(10_000.0) * Double(j) / denominator)
                 let s = Float(Foundation.sin(arg)), c = Float(Foundation.cos(arg))
-                input[j] = config.flipSinToCos ? c : s
-                input[half + j] = config.flipSinToCos ? s : c
+                input[j] = flip ? c : s
+                input[half + j] = flip ? s : c
             }
             if p % 2 == 1 { input[p - 1] = 0 }
         }
