@@ -430,13 +430,14 @@ def run_process(a, cmd, result_path, env):
         return json.load(f), wall
 
 
-def run_scoreserve(a, result_path):
+def run_scoreserve(a, result_path, model_dir=None):
+    """`scoreserve bench --only unet2d` on `model_dir` (default this benchmark's model)."""
     if a.scoreserve.lower() == "none":
         return {"error": "skipped (--scoreserve none)"}, 0.0
     exe = a.scoreserve
     if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
         return {"error": f"{exe}: no such executable"}, 0.0
-    cmd = [exe, "bench", "--only", "unet2d", "--unet-model", os.path.join(a.out, MODEL_NAME),
+    cmd = [exe, "bench", "--only", "unet2d", "--unet-model", model_dir or os.path.join(a.out, MODEL_NAME),
            "--threads", str(a.threads), "--repeats", str(a.repeats), "--json", result_path]
     # OpenBLAS on one thread: ScoreServe runs its own workers (as `scoreserve bench` does).
     res, wall = run_process(a, cmd, result_path, child_env(a, blas_threads=1))
@@ -470,6 +471,17 @@ def ratio(base, s):
     if base is None or s is None or s["median"] <= 0:
         return "n/a"
     return f"{base['median'] / s['median']:.2f}"
+
+
+def print_failures(runs, frameworks, labels):
+    """Per framework, its first error and the metrics its JSON lacked, if any."""
+    for f in frameworks:
+        errs = [r["error"] for r in runs[f] if "error" in r]
+        if errs:
+            print(f"{labels[f]}: n/a ({errs[0]})")
+        miss = sorted({m for r in runs[f] for m in r.get("missing", [])})
+        if miss:
+            print(f"{labels[f]}: its JSON lacks {', '.join(miss)}")
 
 
 def cpu_model():
@@ -644,13 +656,7 @@ def main_parent(a):
                 parts.append(f"{LABELS[f]}: " + ", ".join(bits))
         if parts:
             print("against PyTorch: " + "; ".join(parts))
-    for f in frameworks:
-        errs = [r["error"] for r in runs[f] if "error" in r]
-        if errs:
-            print(f"{LABELS[f]}: n/a ({errs[0]})")
-        miss = sorted({m for r in runs[f] for m in r.get("missing", [])})
-        if miss:
-            print(f"{LABELS[f]}: its JSON lacks {', '.join(miss)}")
+    print_failures(runs, frameworks, LABELS)
 
     if a.json:
         write_json(os.path.abspath(a.json), {

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import ScoreCore
 import ScoreJSON
 
@@ -97,4 +98,60 @@ func runProcess(_ executable: URL, _ arguments: [String]) throws -> (status: Int
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+/// The numbers of a JSON array (a fixture's expected values).
+func doubles(_ value: JSONValue?) throws -> [Double] {
+    guard case .array(let items)? = value else { throw FixtureError("expected an array") }
+    return try items.map { item in
+        guard let d = item.doubleValue else { throw FixtureError("expected numbers") }
+        return d
+    }
+}
+
+/// One reference case of an image network: a time, a point and a tangent, with the
+/// reference's float64 score and JVP there.
+struct ReferenceCase {
+    let t: Double
+    let x, v: [Float]
+    let score, jvp: [Double]
+}
+
+/// ‖a − b‖∞ / ‖b‖∞.
+func relativeError(_ a: [Float], _ b: [Double]) -> Double {
+    let diff = zip(a, b).map { abs(Double($0) - $1) }.max() ?? 0
+    return diff / (b.map { abs($0) }.max() ?? 1)
+}
+
+/// Expects `net`'s score and JVP within `bound` (relative, max norm) of each case, and the
+/// JVP pass's scores to be exactly the score pass's.
+func expectParity(_ net: any ScoreNetwork, _ cases: [ReferenceCase], bound: Double, _ name: String) throws {
+    let d = net.dimension
+    let workspace = ScoreWorkspace(network: net, rows: 1, tangents: 1)
+    for c in cases {
+        try #require(c.x.count == d)
+        var score = [Float](repeating: 0, count: d), jv = [Float](repeating: 0, count: d)
+        let only = workspace.score(c.x, times: [c.t])
+        [c.t].withUnsafeBufferPointer { tp in
+            workspace.jvp(c.x, times: tp.baseAddress!, rows: 1, tangents: 1, v: c.v, score: &score, jv: &jv)
+        }
+        let scoreError = relativeError(only, c.score), jvpError = relativeError(jv, c.jvp)
+        #expect(scoreError < bound, "\(name) t = \(c.t): score error \(scoreError)")
+        #expect(jvpError < bound, "\(name) t = \(c.t): JVP error \(jvpError)")
+        #expect(score == only, "\(name) t = \(c.t): jvp's scores differ from score's")
+    }
+}
+
+/// Expects six rows of `cases` (each at its own time) scored in one call to get exactly
+/// the bits each gets alone.
+func expectBatchBits(_ net: any ScoreNetwork, _ cases: [ReferenceCase], _ name: String) {
+    let d = net.dimension, rows = 6
+    let picks = (0..<rows).map { cases[$0 % cases.count] }
+    let x = picks.flatMap(\.x), times = picks.enumerated().map { $0.element.t * (1 - 0.05 * Double($0.offset)) }
+    let together = ScoreWorkspace(network: net, rows: rows).score(x, times: times)
+    let alone = ScoreWorkspace(network: net, rows: 1)
+    for r in 0..<rows {
+        let one = alone.score(Array(x[(r * d)..<((r + 1) * d)]), times: [times[r]])
+        #expect(one.map(\.bitPattern) == together[(r * d)..<((r + 1) * d)].map(\.bitPattern), "\(name): row \(r)")
+    }
 }

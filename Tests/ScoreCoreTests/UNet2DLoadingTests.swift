@@ -10,11 +10,12 @@ struct UNet2DLoadingTests {
     static let plain = "plain_f32_ddpm_linear_eps", pipeline = "pipeline_f32_ddim_linear_vpred"
     static let ve = "plain_f32_scoresdeve_fourier"
 
-    /// A copy of fixture `name` in a temporary folder, changed by `edit` (given the copy).
-    static func copy(_ name: String, edit: (URL) throws -> Void) throws -> (URL, URL) {
+    /// A copy of fixture `name` (in Tests/Fixtures/`folder`) in a temporary folder, changed
+    /// by `edit` (given the copy).
+    static func copy(_ name: String, folder: String = "unet2d", edit: (URL) throws -> Void) throws -> (URL, URL) {
         let root = try makeTemporaryDirectory()
         let dir = root.appendingPathComponent(name)
-        try FileManager.default.copyItem(at: fixturesDirectory.appendingPathComponent("unet2d/\(name)"), to: dir)
+        try FileManager.default.copyItem(at: fixturesDirectory.appendingPathComponent("\(folder)/\(name)"), to: dir)
         try edit(dir)
         return (root, dir)
     }
@@ -29,8 +30,8 @@ struct UNet2DLoadingTests {
     }
 
     /// The load error of fixture `name` after `edit`; fails the test when it loads.
-    static func loadError(_ name: String, _ edit: (URL) throws -> Void) throws -> String {
-        let (root, dir) = try copy(name, edit: edit)
+    static func loadError(_ name: String, folder: String = "unet2d", _ edit: (URL) throws -> Void) throws -> String {
+        let (root, dir) = try copy(name, folder: folder, edit: edit)
         defer { try? FileManager.default.removeItem(at: root) }
         do {
             _ = try ScoreModel.load(directory: dir.path)
@@ -72,8 +73,17 @@ struct UNet2DLoadingTests {
             ("sample_size", .integer(7), ["sample_size", "7 × 7"]),
             ("_class_name", .string("UNet2DConditionModel"), ["_class_name", "UNet2DConditionModel"]),
             ("brand_new_option", .bool(true), ["brand_new_option", "unknown"]),
+            // null groups are diffusers' min(C/4, 32) only where the skip blocks and the mid block compute it.
+            ("norm_num_groups", .null, ["norm_num_groups", "down_block_types[0]", "not a skip block"]),
+            ("down_block_types", .array([.string("DownBlock2D"), .string("AttnSkipDownBlock3D")]),
+             ["down_block_types[1]", "AttnSkipDownBlock3D", "SkipDownBlock2D"]),
         ]
         try Self.expectRefusals(Self.plain, "config.json", cases)
+        // The skip blocks' convolutions are built for 3 channels (this fixture has 1).
+        try Self.expectRefusals("pipeline_f16_ddpm_scaledlinear_vpred", "unet/config.json", [
+            ("down_block_types", .array([.string("SkipDownBlock2D"), .string("AttnSkipDownBlock2D"), .string("SkipDownBlock2D")]),
+             ["in_channels", "1", "skip block", "3 channels"]),
+        ])
     }
 
     @Test("scheduler configs: missing, unknown class, schedules and fields that change the schedule are refused")

@@ -12,10 +12,10 @@ struct UNet2DTests {
     static let fixtures = [
         "plain_f32_ddpm_linear_eps", "plain_f32_ddpm_linear_eps_oldkeys", "pipeline_f16_ddpm_scaledlinear_vpred",
         "plain_bf16_ddpm_cosine_sample", "plain_f64_dpmsolver_trained_eps", "pipeline_f32_ddim_linear_vpred",
-        "plain_f32_scoresdeve_fourier",
+        "plain_f32_scoresdeve_fourier", "plain_f16_scoresdeve_ncsnpp", "plain_f16_ddpm_skip_positional",
     ]
 
-    struct Case { let t: Double; let x, v: [Float]; let score, jvp: [Double]; let alpha, sigma: Double }
+    struct Case { let reference: ReferenceCase; let alpha, sigma: Double; var t: Double { reference.t } }
     struct Fixture {
         let model: ScoreModel
         let cases: [Case]
@@ -31,29 +31,17 @@ struct UNet2DTests {
               case .integer(let steps)? = o["num_train_timesteps"] else {
             throw FixtureError("expected.json lacks cases, schedule or num_train_timesteps")
         }
-        func doubles(_ value: JSONValue?) throws -> [Double] {
-            guard case .array(let items)? = value else { throw FixtureError("expected an array") }
-            return try items.map { item in
-                guard let d = item.doubleValue else { throw FixtureError("expected numbers") }
-                return d
-            }
-        }
         let parsed = try cases.map { item -> Case in
             guard case .object(let c) = item, let t = c["t"]?.doubleValue, let a = c["alpha"]?.doubleValue,
                   let s = c["sigma"]?.doubleValue else { throw FixtureError("bad case") }
-            return Case(t: t, x: try doubles(c["x"]).map { Float($0) }, v: try doubles(c["v"]).map { Float($0) },
-                        score: try doubles(c["score"]), jvp: try doubles(c["jvp"]), alpha: a, sigma: s)
+            return Case(reference: ReferenceCase(t: t, x: try doubles(c["x"]).map { Float($0) }, v: try doubles(c["v"]).map { Float($0) },
+                                                 score: try doubles(c["score"]), jvp: try doubles(c["jvp"])),
+                        alpha: a, sigma: s)
         }
         return Fixture(model: try ScoreModel.load(directory: dir.path), cases: parsed,
                        scheduleT: try doubles(schedule["t"]),
                        logAlpha: schedule["log_alpha"] == nil ? nil : try doubles(schedule["log_alpha"]),
                        sigma: schedule["sigma"] == nil ? nil : try doubles(schedule["sigma"]), steps: Int(steps))
-    }
-
-    /// ‖a − b‖∞ / ‖b‖∞.
-    static func relativeError(_ a: [Float], _ b: [Double]) -> Double {
-        let diff = zip(a, b).map { abs(Double($0) - $1) }.max() ?? 0
-        return diff / (b.map { abs($0) }.max() ?? 1)
     }
 
     @Test("the schedule is DPM-Solver's discrete VP SDE, or ScoreSdeVeScheduler's VE SDE", arguments: fixtures)
@@ -87,37 +75,14 @@ struct UNet2DTests {
     @Test("scores and JVPs match diffusers in float64 to 1e-5 relative", arguments: fixtures)
     func parity(_ name: String) throws {
         let f = try Self.load(name)
-        let net = f.model.network
-        #expect(net.typeName == "unet2d")
-        let d = net.dimension
-        let workspace = ScoreWorkspace(network: net, rows: 1, tangents: 1)
-        for c in f.cases {
-            #expect(c.x.count == d)
-            var score = [Float](repeating: 0, count: d), jv = [Float](repeating: 0, count: d)
-            let only = workspace.score(c.x, times: [c.t])
-            [c.t].withUnsafeBufferPointer { tp in
-                workspace.jvp(c.x, times: tp.baseAddress!, rows: 1, tangents: 1, v: c.v, score: &score, jv: &jv)
-            }
-            let scoreError = Self.relativeError(only, c.score), jvpError = Self.relativeError(jv, c.jvp)
-            #expect(scoreError < 1e-5, "\(name) t = \(c.t): score error \(scoreError)")
-            #expect(jvpError < 1e-5, "\(name) t = \(c.t): JVP error \(jvpError)")
-            #expect(score == only, "\(name) t = \(c.t): jvp's scores differ from score's")
-        }
+        #expect(f.model.network.typeName == "unet2d")
+        try expectParity(f.model.network, f.cases.map(\.reference), bound: 1e-5, name)
     }
 
     @Test("images scored together (batches of 4, then the rest) get each image's own bits", arguments: fixtures)
     func batches(_ name: String) throws {
         let f = try Self.load(name)
-        let net = f.model.network, d = net.dimension, rows = 6
-        // Six rows from the cases, each at its own time.
-        let picks = (0..<rows).map { f.cases[$0 % f.cases.count] }
-        let x = picks.flatMap(\.x), times = picks.enumerated().map { $0.element.t * (1 - 0.05 * Double($0.offset)) }
-        let together = ScoreWorkspace(network: net, rows: rows).score(x, times: times)
-        let alone = ScoreWorkspace(network: net, rows: 1)
-        for r in 0..<rows {
-            let one = alone.score(Array(x[(r * d)..<((r + 1) * d)]), times: [times[r]])
-            #expect(one.map(\.bitPattern) == together[(r * d)..<((r + 1) * d)].map(\.bitPattern), "\(name): row \(r)")
-        }
+        expectBatchBits(f.model.network, f.cases.map(\.reference), name)
     }
 
     @Test("a wide network (256 channels at 8 × 8, several images per Winograd GEMM): each image's scores are its own bits")

@@ -41,17 +41,32 @@ public struct SafeTensors: Sendable {
     private let data: [UInt8]
     private let index: [String: Int]
 
-    /// Reads and validates a file.
+    /// Reads and validates a file, straight into one buffer (no second copy of a large
+    /// file is alive at once: loading peaks at the file plus the network's weights).
     public static func load(path: String) throws(SafeTensorsError) -> SafeTensors {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw .unreadable(path: path, reason: "no such file or not readable")
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw .unreadable(path: path, reason: "no such file or not readable") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw .unreadable(path: path, reason: "not a regular file")
         }
-        defer { try? handle.close() }
-        let bytes: Data
-        do { bytes = try handle.readToEnd() ?? Data() } catch {
-            throw .unreadable(path: path, reason: "\(error)")
+        let size = Int(info.st_size)
+        var failure: String?
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = 0
+            while count < size {
+                let n = read(fd, buffer.baseAddress! + count, size - count)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    failure = n == 0 ? "the file shrank while it was read" : String(cString: strerror(errno))
+                    return
+                }
+                count += n
+            }
         }
-        return try SafeTensors(bytes: [UInt8](bytes))
+        if let failure { throw .unreadable(path: path, reason: failure) }
+        return try SafeTensors(bytes: bytes)
     }
 
     /// Parses and validates the bytes of a whole file.

@@ -108,13 +108,21 @@ public struct NCSNppConfig: Sendable, Equatable {
         let numScales = try r.int("num_scales", default: 1000, atLeast: 1)!
         try r.rejectUnknown("ncsnpp network")
 
-        // What score_sde's own modules cannot run (layerspp.Upsample with fir and a conv
-        // calls up_or_down_sampling.upsample_conv_2d, whose negative-step slice PyTorch refuses).
-        if fir && progressive == .residual {
-            throw r.fail("progressive", "'residual' with fir: score_sde's pyramid upsampling (layerspp.Upsample with fir and a conv) fails in PyTorch, so no checkpoint has it")
+        // What score_sde's own modules cannot run: layerspp.Upsample fails unless it has fir
+        // and no conv (with a conv, upsample_conv_2d slices with a negative step, which
+        // PyTorch refuses; without fir, F.interpolate gets 'nearest' as its scale factor).
+        // ddpm blocks, output_skip and residual pyramids upsample with it; with one level
+        // nothing is upsampled.
+        let upsampler = " layerspp.Upsample fails in PyTorch unless it has fir and no conv, so no checkpoint has it"
+        let upsamples = chMult.count > 1
+        if upsamples && progressive == .residual {
+            throw r.fail("progressive", "'residual': its pyramid upsampling is a layerspp.Upsample with a conv;" + upsampler)
         }
-        if fir && resblock == .ddpm && resamp {
-            throw r.fail("resblock_type", "'ddpm' with fir and resamp_with_conv: score_sde's layerspp.Upsample with fir and a conv fails in PyTorch, so no checkpoint has it")
+        if upsamples && progressive == .outputSkip && !fir {
+            throw r.fail("progressive", "'output_skip' without fir: its pyramid upsampling is a layerspp.Upsample without fir;" + upsampler)
+        }
+        if upsamples && resblock == .ddpm && (resamp || !fir) {
+            throw r.fail("resblock_type", "'ddpm' with \(resamp ? "resamp_with_conv" : "fir false"): its up path is a layerspp.Upsample \(resamp ? "with a conv" : "without fir");" + upsampler)
         }
         guard shape.count == 3 else {
             throw ModelLoadError(file: file, subject: "key 'data.shape'", "expected [channels, height, width] for network ncsnpp")

@@ -115,19 +115,17 @@ extension UNet2D {
                     let image = try builder.conv(module(), normed, outChannels: channels, kernel: 3)
                     pyramid = try pyramid.map { p throws(ModelLoadError) in try builder.add(p, image, context: "all_modules.\(index - 1)") } ?? image
                 case .residual:
-                    if let p = pyramid {
-                        let up = try upsample(p, outChannels: builder.shape(h).c, conv: true)
-                        h = try builder.add(up, h, scale: residualScale, context: "all_modules.\(index - 1)")
-                        pyramid = h
-                    } else {
-                        let c = builder.shape(h).c
-                        let normed = try builder.norm(module(), h, groups: groups(c), eps: Self.eps, silu: true)
-                        pyramid = try builder.conv(module(), normed, outChannels: c, kernel: 3)
-                    }
+                    // Only with one level (NCSNppConfig refuses more): the pyramid's norm
+                    // and conv exist but reach no output, so they are read, not run.
+                    precondition(levels == 1, "refused by NCSNppConfig.parse")
+                    let c = builder.shape(h).c, norm = module(), conv = module()
+                    _ = try builder.values("\(norm).weight", [c])
+                    _ = try builder.values("\(norm).bias", [c])
+                    _ = try builder.values("\(conv).weight", [c, c, 3, 3])
+                    _ = try builder.values("\(conv).bias", [c])
                 }
                 if level != 0 {
-                    h = config.resblockType == .ddpm ? try upsample(h, outChannels: builder.shape(h).c, conv: config.resampWithConv)
-                        : try resnet(h, outChannels: builder.shape(h).c, resample: .up)
+                    h = config.resblockType == .ddpm ? upsample(h) : try resnet(h, outChannels: builder.shape(h).c, resample: .up)
                 }
             }
             if config.progressive == .outputSkip {
@@ -203,7 +201,7 @@ extension UNet2D {
             guard outChannels != nil || config.resampWithConv else { return pyramidDownsample(input) }
             let out = outChannels ?? builder.shape(input).c
             if config.fir {
-                let padded = builder.fir(input, taps: config.firKernel, up: false, extraPad: 2)
+                let padded = builder.fir(input, taps: config.firKernel, up: false, beforeStridedConv: true)
                 return try builder.conv("\(name).Conv2d_0", padded, outChannels: out, kernel: 3, stride: 2,
                                         padding: .init(before: 0, after: 0))
             }
@@ -211,14 +209,11 @@ extension UNet2D {
                                     padding: .init(before: 0, after: 1))
         }
 
-        /// layerspp.Upsample, a module of its own: nearest then `Conv_0` when `conv` (with
-        /// fir it would be `Conv2d_0`, refused by `NCSNppConfig`), else FIR `upsample_2d`
-        /// or nearest.
-        mutating func upsample(_ input: Int, outChannels: Int, conv: Bool) throws(ModelLoadError) -> Int {
-            let name = module()
-            guard conv else { return pyramidUpsample(input) }
-            precondition(!config.fir, "refused by NCSNppConfig.parse")
-            return try builder.conv("\(name).Conv_0", builder.upsample(input), outChannels: outChannels, kernel: 3)
+        /// layerspp.Upsample, a module of its own, in the one form score_sde can run (fir, no
+        /// conv: `NCSNppConfig` refuses the others): FIR `upsample_2d`.
+        mutating func upsample(_ input: Int) -> Int {
+            index += 1
+            return pyramidUpsample(input)
         }
 
         /// `pyramid_downsample` without a conv (not in `all_modules`): FIR or 2×2 mean.
@@ -226,9 +221,11 @@ extension UNet2D {
             config.fir ? builder.fir(input, taps: config.firKernel, up: false) : builder.averagePool(input)
         }
 
-        /// `pyramid_upsample` without a conv (not in `all_modules`): FIR or nearest.
+        /// `pyramid_upsample` (not in `all_modules`): FIR `upsample_2d` (without fir it
+        /// cannot run, see `NCSNppConfig`).
         mutating func pyramidUpsample(_ input: Int) -> Int {
-            config.fir ? builder.fir(input, taps: config.firKernel, up: true) : builder.upsample(input)
+            precondition(config.fir, "refused by NCSNppConfig.parse")
+            return builder.fir(input, taps: config.firKernel, up: true)
         }
     }
 }

@@ -15,6 +15,11 @@ struct ProgramBuilder {
 
     init(_ file: SafeTensors, path: String) throws(ModelLoadError) {
         dict = try StateDict(file, path: path)
+        // At most 16/9 of the file's values (Winograd's 3×3 kernels) plus FIR kernels:
+        // reserved once, so the array never reallocates (a copy of it at its largest would
+        // double the peak while loading); pages not written are never resident.
+        let values = file.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        storage.reserveCapacity(2 * values + (1 << 16))
     }
 
     mutating func tensor(_ name: String, _ shape: [Int]) throws(ModelLoadError) -> Int {
@@ -144,12 +149,12 @@ struct ProgramBuilder {
 
     /// FIR resampling by 2 (`up` or down) with the 1-D `taps` (score_sde's and diffusers'
     /// `upsample_2d` / `downsample_2d`: pads ((p+1)/2 + 1, p/2) up, ((p+1)/2, p/2) down,
-    /// p = taps − 2), or with `extraPad` more on each side before a stride-2 convolution
-    /// (`conv_downsample_2d`).
-    mutating func fir(_ input: Int, taps: [Double], up: Bool, extraPad: Int = 0) -> Int {
-        let s = shape(input), k = taps.count, p = k - 2 + extraPad
+    /// p = taps − 2); `beforeStridedConv`: the filter of `conv_downsample_2d`, which pads
+    /// by 2 more (a 3×3 kernel's) and leaves the decimation to a stride-2 convolution.
+    mutating func fir(_ input: Int, taps: [Double], up: Bool, beforeStridedConv: Bool = false) -> Int {
+        let s = shape(input), k = taps.count, p = k - 2 + (beforeStridedConv ? 2 : 0)
         let pad = up ? ((p + 1) / 2 + 1, p / 2) : ((p + 1) / 2, p / 2)
-        let factor = up ? 2 : 1, decimate = up ? 1 : 2
+        let factor = up ? 2 : 1, decimate = up || beforeStridedConv ? 1 : 2
         let oh = FIR.outputSize(s.h, kernel: k, up: factor, down: decimate, pad: pad)
         let ow = FIR.outputSize(s.w, kernel: k, up: factor, down: decimate, pad: pad)
         let kernel = storage.count

@@ -25,7 +25,10 @@ Covered across the fixtures (see README.md for the per-fixture table):
     DPMSolverMultistepScheduler with trained_betas (writes
     `lambda_min_clipped: -Infinity`), DDIMScheduler; prediction types
     epsilon / sample / v_prediction; num_train_timesteps 1000, 500, 200, 50;
-    ScoreSdeVeScheduler (the VE SDE) with `time_embedding_type: fourier`.
+    ScoreSdeVeScheduler (the VE SDE) with `time_embedding_type: fourier`;
+  * diffusers' NCSN++ blocks SkipDownBlock2D / AttnSkipDownBlock2D / SkipUpBlock2D /
+    AttnSkipUpBlock2D (FIR resampling, skip pyramids, norm_num_groups null) on the VE SDE
+    (Fourier) and on a DDPM schedule (positional).
 
 expected.json: the continuous VP SDE of DPM-Solver's
 NoiseScheduleVP('discrete', alphas_cumprod): t_n = (n+1)/N, log a_n =
@@ -177,6 +180,44 @@ FIXTURES = [
         scheduler=(ScoreSdeVeScheduler, dict(
             num_train_timesteps=2000, sigma_min=0.01, sigma_max=50.0,
             snr=0.16, sampling_eps=1e-5)),
+    ),
+    # diffusers' NCSN++ skip blocks (score_sde's output_skip / input_skip pyramids with FIR
+    # resampling). Their attention GroupNorm has 32 groups (channels a multiple of 32), and
+    # AttnSkipUpBlock2D's resnet groups are min(resnet_in + res_skip // 4, 32) (operator
+    # precedence): [32, 32, 16] gives 24 groups over 48 channels there, where
+    # SkipUpBlock2D has 12; the skip convolutions are hard-wired to 3 image channels.
+    # These are the smallest channel counts diffusers runs with these blocks, and the
+    # files are ~1.4 MB and ~1.1 MB, not the usual few hundred kB.
+    dict(
+        name="plain_f16_scoresdeve_ncsnpp",
+        layout="plain", dtype="F16", seed=707,
+        unet=dict(
+            sample_size=8, in_channels=3, out_channels=3,
+            down_block_types=["SkipDownBlock2D", "AttnSkipDownBlock2D", "SkipDownBlock2D"],
+            up_block_types=["SkipUpBlock2D", "AttnSkipUpBlock2D", "SkipUpBlock2D"],
+            block_out_channels=[32, 32, 16], layers_per_block=1,
+            attention_head_dim=None, norm_num_groups=None, norm_eps=1e-6,
+            mid_block_scale_factor=math.sqrt(2.0), time_embedding_type="fourier",
+            flip_sin_to_cos=True, freq_shift=0,
+        ),
+        scheduler=(ScoreSdeVeScheduler, dict(
+            num_train_timesteps=2000, sigma_min=0.01, sigma_max=50.0,
+            snr=0.16, sampling_eps=1e-5)),
+    ),
+    dict(
+        name="plain_f16_ddpm_skip_positional",
+        layout="plain", dtype="F16", seed=808,
+        unet=dict(
+            sample_size=8, in_channels=3, out_channels=3,
+            down_block_types=["AttnSkipDownBlock2D", "SkipDownBlock2D"],
+            up_block_types=["SkipUpBlock2D", "AttnSkipUpBlock2D"],
+            block_out_channels=[32, 16], layers_per_block=2,
+            attention_head_dim=8, norm_num_groups=None, norm_eps=1e-6,
+            flip_sin_to_cos=True, freq_shift=0,
+        ),
+        scheduler=(DDPMScheduler, dict(
+            num_train_timesteps=1000, beta_schedule="linear",
+            beta_start=0.0001, beta_end=0.02, prediction_type="epsilon")),
     ),
 ]
 
