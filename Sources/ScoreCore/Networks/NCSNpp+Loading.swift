@@ -17,7 +17,9 @@ extension UNet2D {
                                      "\(config.numScales): scale_by_sigma with the positional embedding indexes score_sde's sigmas table at up to \(top), past its end")
             }
         }
-        var walk = ScoreSDEWalk(builder: try ProgramBuilder(file, path: path), config: config, shape: shape)
+        var builder = try ProgramBuilder(file, path: path)
+        builder.dict.implied = "as config.json's network implies: nf \(config.nf), ch_mult \(config.chMult), num_res_blocks \(config.numResBlocks), attn_resolutions \(config.attnResolutions), resblock_type \(config.resblockType.rawValue), progressive \(config.progressive.rawValue), progressive_input \(config.progressiveInput.rawValue), embedding_type \(config.embedding.rawValue), conditional \(config.conditional), data.shape \(shape)"
+        var walk = ScoreSDEWalk(builder: builder, config: config, shape: shape)
         try walk.build()
         let b = walk.builder
         return UNet2D(sde: sde, kind: .scoreSDE(config), storage: b.storage, program: b.program, parameterCount: b.parameterCount)

@@ -4,7 +4,7 @@
 /// and emits an operation over a new value. A walk ends with `finish`, which refuses
 /// tensors it did not read and places the values.
 struct ProgramBuilder {
-    let dict: StateDict
+    var dict: StateDict
     var storage: [Float] = []
     var program = Program()
     var used: Set<String> = []

@@ -5,6 +5,9 @@
 struct StateDict {
     let file: SafeTensors
     let path: String
+    /// What the expected shapes follow from (e.g. "config.json's network nf 128, …"),
+    /// added to shape, missing and unexpected tensor errors.
+    var implied: String?
     private var byName: [String: SafeTensors.TensorInfo] = [:]
 
     init(_ file: SafeTensors, path: String) throws(ModelLoadError) {
@@ -25,14 +28,16 @@ struct StateDict {
         ModelLoadError(file: path, subject: "tensor '\(name)'", message)
     }
 
+    private var because: String { implied.map { " (\($0))" } ?? "" }
+
     func shape(_ name: String) throws(ModelLoadError) -> [Int] {
-        guard let info = byName[name] else { throw ModelLoadError(file: path, "missing tensor '\(name)'") }
+        guard let info = byName[name] else { throw ModelLoadError(file: path, "missing tensor '\(name)'\(because)") }
         return info.shape
     }
 
     func values(_ name: String, _ expected: [Int]) throws(ModelLoadError) -> [Float] {
-        guard let info = byName[name] else { throw ModelLoadError(file: path, "missing tensor '\(name)'") }
-        guard info.shape == expected else { throw error(name, "shape \(info.shape), expected \(expected)") }
+        guard let info = byName[name] else { throw ModelLoadError(file: path, "missing tensor '\(name)'\(because)") }
+        guard info.shape == expected else { throw error(name, "shape \(info.shape), expected \(expected)\(because)") }
         do { return try file.floats(info.name) } catch {
             throw self.error(name, "\(error)")
         }
@@ -43,7 +48,7 @@ struct StateDict {
         let unexpected = byName.keys.filter { !expected.contains($0) }.sorted()
         guard unexpected.isEmpty else {
             let list = unexpected.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
-            throw ModelLoadError(file: path, "unexpected tensor\(unexpected.count > 1 ? "s" : "") \(list)\(unexpected.count > 5 ? ", …" : "") for network '\(network)'")
+            throw ModelLoadError(file: path, "unexpected tensor\(unexpected.count > 1 ? "s" : "") \(list)\(unexpected.count > 5 ? ", …" : "") for network '\(network)'\(because)")
         }
     }
 }

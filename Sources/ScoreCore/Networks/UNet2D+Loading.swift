@@ -5,7 +5,9 @@ extension UNet2D {
     /// tensor the config does not imply is an error.
     static func load(_ file: SafeTensors, path: String, config: UNet2DConfig, sde: SDE,
                      prediction: Prediction?) throws(ModelLoadError) -> UNet2D {
-        var walk = DiffusersWalk(builder: try ProgramBuilder(file, path: path), config: config)
+        var builder = try ProgramBuilder(file, path: path)
+        builder.dict.implied = "as the UNet2DModel config implies: block_out_channels \(config.blockOutChannels), layers_per_block \(config.layersPerBlock), in_channels \(config.inChannels)"
+        var walk = DiffusersWalk(builder: builder, config: config)
         try walk.build()
         let b = walk.builder
         return UNet2D(sde: sde, kind: .diffusers(config, prediction: prediction), storage: b.storage, program: b.program,
