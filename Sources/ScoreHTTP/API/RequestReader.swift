@@ -73,7 +73,8 @@ enum RequestReader {
         }
     }
 
-    private static func scalar(_ v: JSONValue, _ row: RequestField) throws(SamplingError) -> FieldValue {
+    /// A scalar JSON value as a field value of `row` (checked by the row afterwards).
+    static func scalar(_ v: JSONValue, _ row: RequestField) throws(SamplingError) -> FieldValue {
         switch v {
         case .integer(let i): return .integer(i)
         case .number(let d): return .number(d)

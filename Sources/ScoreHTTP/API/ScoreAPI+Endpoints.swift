@@ -15,18 +15,18 @@ extension ScoreAPI {
     }
 
     /// A request's `timeout_ms`, if given.
-    private func timeout(_ values: FieldValues) -> Int64? {
+    func timeout(_ values: FieldValues) -> Int64? {
         if case .integer(let ms)? = values["timeout_ms"] { ms } else { nil }
     }
 
     /// Resolves a request for a model: a bad request is a 400 even when the server is busy.
-    private func plan<P>(_ make: () throws(SamplingError) -> P) throws(APIError) -> P {
+    func plan<P>(_ make: () throws(SamplingError) -> P) throws(APIError) -> P {
         do throws(SamplingError) { return try make() } catch { throw APIError(error) }
     }
 
     /// Admits `cost`, starts a job tied to the client and its deadline, and answers
     /// with `answer(result, elapsed milliseconds)` or the job's error.
-    private func runJob<P: EnginePlan>(
+    func runJob<P: EnginePlan>(
         _ plan: P, responder: HTTPResponder, timeoutMs: Int64?,
         answer: @escaping @Sendable (P.Output, Double) -> HTTPResponse
     ) throws {

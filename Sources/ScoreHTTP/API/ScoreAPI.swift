@@ -27,15 +27,19 @@ public final class ScoreAPI: HTTPHandler {
     /// Cancellation tokens of the jobs in flight.
     let jobs = Mutex<[ObjectIdentifier: CancellationToken]>([:])
     private let openAPIText: [UInt8]
-    // Written once in init (the routes capture self), read-only afterwards.
-    nonisolated(unsafe) private var router: HTTPRouter
+    // Written once in init (the routes, here and in ScoreAPI+V2, capture self),
+    // read-only afterwards.
+    nonisolated(unsafe) var router: HTTPRouter
+
+    /// The API's version (the OpenAPI document's and the V2 server metadata's).
+    public static let version = "1.0.0"
 
     /// The routes, for metrics labels.
     public static let routes = [
         "/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/models", "/v1/models/{name}",
         "/v1/models/{name}/sample", "/v1/models/{name}/likelihood", "/v1/models/{name}/score",
         "/v1/models/{name}/encode",
-    ]
+    ] + ScoreAPI.v2Routes
 
     public init(models: [ScoreModel], engine: SamplingEngine, configuration: APIConfiguration = APIConfiguration(),
                 metrics: Metrics = Metrics(routes: ScoreAPI.routes), state: ServerState = ServerState(),
@@ -101,6 +105,7 @@ public final class ScoreAPI: HTTPHandler {
         router.add("POST", "/v1/models/{name}/encode") { [unowned self] req, r in
             self.guarded(req, r, post: true) { try self.encode(req, r) }
         }
+        addV2Routes()
     }
 
     // MARK: Handling
@@ -138,39 +143,59 @@ public final class ScoreAPI: HTTPHandler {
     private func guarded(_ request: HTTPRequest, _ responder: HTTPResponder, post: Bool,
                          _ body: () throws -> Void) {
         do {
-            if let key = configuration.apiKey {
-                // The scheme is case-insensitive (RFC 9110); the token is not.
-                guard let given = request.header("authorization"), given.lowercased().hasPrefix("bearer "),
-                      constantTimeEqual(String(given.dropFirst(7)).trimmingCharacters(in: .whitespaces), key) else {
-                    throw APIError.unauthorized
-                }
-            }
-            if post {
-                guard state.acceptsWork else { throw APIError.notReady(draining: state.current == .draining) }
-                try requireJSON(request)
-            }
+            try check(request, post: post, binary: false)
             try body()
-        } catch let error as APIError {
-            responder.respond(error.response)
-        } catch let error as SamplingError {
-            responder.respond(APIError(error).response)
         } catch {
-            responder.respond(APIError.unexpected("\(error)").response)
+            responder.respond(Self.apiError(error).response)
         }
     }
 
-    /// 415 unless the body is declared JSON: `application/json` or `application/*+json`.
-    /// A form post (`application/x-www-form-urlencoded`, curl's `-d` default) or a body
-    /// without a type is refused too: a web page can send those cross-site without a
-    /// CORS preflight, and must never start work on a server a browser can reach.
-    private func requireJSON(_ request: HTTPRequest) throws(APIError) {
-        guard let type = request.header("content-type") else { throw APIError.unsupportedMediaType(nil) }
+    /// Any error as the API error it answers with.
+    static func apiError(_ error: any Error) -> APIError {
+        switch error {
+        case let error as APIError: error
+        case let error as SamplingError: APIError(error)
+        default: APIError.unexpected("\(error)")
+        }
+    }
+
+    /// What every route checks before its handler: the API key; for work (`post`), that
+    /// the server takes work and that the body is JSON — or, `binary`, also
+    /// `application/octet-stream` or untyped (the Open Inference Protocol's clients).
+    func check(_ request: HTTPRequest, post: Bool, binary: Bool) throws(APIError) {
+        if let key = configuration.apiKey {
+            // The scheme is case-insensitive (RFC 9110); the token is not.
+            guard let given = request.header("authorization"), given.lowercased().hasPrefix("bearer "),
+                  constantTimeEqual(String(given.dropFirst(7)).trimmingCharacters(in: .whitespaces), key) else {
+                throw APIError.unauthorized
+            }
+        }
+        if post {
+            guard state.acceptsWork else { throw APIError.notReady(draining: state.current == .draining) }
+            try requireMediaType(request, binary: binary)
+        }
+    }
+
+    /// 415 unless the body is declared JSON: `application/json` or `application/*+json`
+    /// (with `binary`, also `application/octet-stream` or no type at all). A form post
+    /// (`application/x-www-form-urlencoded`, curl's `-d` default, `multipart/form-data`,
+    /// `text/plain`) is refused, and on `/v1` a body without a type too: a web page can
+    /// send those cross-site without a CORS preflight, and must never start work on a
+    /// server a browser can reach. (A page cannot send a custom-typed or untyped body
+    /// cross-site without a preflight either, except `text/plain`, so `/v2`'s untyped
+    /// bodies are safe.)
+    private func requireMediaType(_ request: HTTPRequest, binary: Bool) throws(APIError) {
+        guard let type = request.header("content-type") else {
+            if binary { return }
+            throw APIError.unsupportedMediaType(nil, binary: false)
+        }
         let media = (type.split(separator: ";", omittingEmptySubsequences: false).first.map(String.init) ?? "")
             .trimmingCharacters(in: .whitespaces).lowercased()
-        if media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) {
+        if media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
+            || (binary && media == "application/octet-stream") {
             return
         }
-        throw APIError.unsupportedMediaType(media)
+        throw APIError.unsupportedMediaType(media, binary: binary)
     }
 
     func model(_ request: HTTPRequest) throws(APIError) -> ScoreModel {
