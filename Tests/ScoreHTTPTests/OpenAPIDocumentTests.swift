@@ -117,8 +117,14 @@ struct OpenAPIDocumentTests {
             "/v1/models": ["get"], "/v1/models/{name}": ["get"],
             "/v1/models/{name}/sample": ["post"], "/v1/models/{name}/likelihood": ["post"],
             "/v1/models/{name}/score": ["post"], "/v1/models/{name}/encode": ["post"],
+            "/v2": ["get"], "/v2/health/live": ["get"], "/v2/health/ready": ["get"],
+            "/v2/models/{name}": ["get"], "/v2/models/{name}/ready": ["get"], "/v2/models/{name}/infer": ["post"],
+            "/v2/models/{name}/versions/{version}": ["get"], "/v2/models/{name}/versions/{version}/ready": ["get"],
+            "/v2/models/{name}/versions/{version}/infer": ["post"],
         ]
         #expect(Set(Self.keys(Self.at(document, "paths"))) == Set(expected.keys))
+        // The routes the server answers are the routes the document has.
+        #expect(Set(ScoreAPI.routes) == Set(expected.keys))
         for (path, methods) in expected {
             let present = Set(Self.keys(Self.at(document, "paths", path)).filter { Self.methods.contains($0) })
             #expect(present == methods, "\(path)")
@@ -129,7 +135,7 @@ struct OpenAPIDocumentTests {
     func operationsAreNamed() {
         let document = OpenAPIDocument.make(limits: APILimits(), authEnabled: true)
         let ops = Self.operations(document)
-        #expect(ops.count == 10)
+        #expect(ops.count == 19)
         var ids = Set<String>()
         for (path, method, op) in ops {
             guard case .string(let id)? = Self.at(op, "operationId") else {
@@ -302,7 +308,7 @@ struct OpenAPIDocumentTests {
         }
     }
 
-    @Test("auth adds bearerAuth to every /v1 operation, with a 401")
+    @Test("auth adds bearerAuth to every /v1 and /v2 operation but the health checks, with a 401")
     func authEnabled() {
         let document = OpenAPIDocument.make(limits: APILimits(), authEnabled: true)
         let scheme = Self.at(document, "components", "securitySchemes", "bearerAuth")
@@ -310,11 +316,12 @@ struct OpenAPIDocumentTests {
         #expect(Self.at(scheme, "scheme") == .string("bearer"))
         #expect(Self.at(document, "security") == nil)
         for (path, method, op) in Self.operations(document) {
-            if path.hasPrefix("/v1/") {
+            if path.hasPrefix("/v1/") || (path.hasPrefix("/v2") && !path.hasPrefix("/v2/health")) {
                 let bearer = JSONValue.array([.object(JSONObject(["bearerAuth": .array([])]))])
                 #expect(Self.at(op, "security") == bearer, "\(method) \(path)")
                 let unauthorized = Self.deref(Self.at(op, "responses", "401"), in: document)
-                #expect(Self.at(unauthorized, "content", "application/json", "schema", "$ref") == .string("#/components/schemas/Error"), "\(method) \(path)")
+                let error = path.hasPrefix("/v2") ? "V2Error" : "Error"
+                #expect(Self.at(unauthorized, "content", "application/json", "schema", "$ref") == .string("#/components/schemas/\(error)"), "\(method) \(path)")
                 #expect(Self.at(unauthorized, "headers", "WWW-Authenticate") != nil, "\(method) \(path)")
             } else {
                 #expect(Self.at(op, "security") == nil, "\(method) \(path)")

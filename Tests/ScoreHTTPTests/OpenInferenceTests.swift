@@ -138,6 +138,9 @@ struct OpenInferenceTests {
                 let r = try await s.request("POST", Self.infer, headers: [("Content-Type", type)], body: Array("{}".utf8))
                 #expect(r.status == 415 && r.object?.string("error")?.contains("application/octet-stream") == true, "\(type)")
             }
+            // A deadline that passes mid-work (the protocol's timeout, in µs): 504 in the protocol's shape.
+            let late = try await s.post(Self.infer, #"{"inputs":[],"parameters":{"n":2000,"steps":1000,"timeout":1000}}"#)
+            #expect(late.status == 504 && late.object?.string("error")?.contains("deadline") == true, "\(late.status) \(late.text)")
             let missing = try await s.post("/v2/models/nope/infer", #"{"inputs":[]}"#)
             #expect(missing.status == 404 && missing.object?.string("error") == "no model named 'nope'")
         }

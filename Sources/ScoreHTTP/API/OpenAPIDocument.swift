@@ -10,7 +10,7 @@ public enum OpenAPIDocument {
     /// The document for a server running with `limits`; with `authEnabled`, every
     /// `/v1/*` operation requires a bearer token and documents its 401 answer.
     public static func make(limits: APILimits, authEnabled: Bool) -> JSONValue {
-        Builder(limits: limits, auth: authEnabled).document()
+        OpenAPIBuilder(limits: limits, auth: authEnabled).document()
     }
 }
 
@@ -18,34 +18,34 @@ public enum OpenAPIDocument {
 
 /// Schema and object helpers: members of the builder, so that their short names
 /// never clash with functions elsewhere in the module.
-extension Builder {
+extension OpenAPIBuilder {
     /// An object value, keys in the order written.
-    private func obj(_ pairs: KeyValuePairs<String, JSONValue>) -> JSONValue {
+    func obj(_ pairs: KeyValuePairs<String, JSONValue>) -> JSONValue {
         .object(JSONObject(pairs))
     }
 
     /// An object value from pairs computed at run time (keys in order).
-    private func obj(_ pairs: [(String, JSONValue)]) -> JSONValue {
+    func obj(_ pairs: [(String, JSONValue)]) -> JSONValue {
         var o = JSONObject()
         for (k, v) in pairs { o[k] = v }
         return .object(o)
     }
 
-    private func str(_ s: String) -> JSONValue { .string(s) }
-    private func int(_ i: Int) -> JSONValue { .integer(Int64(i)) }
+    func str(_ s: String) -> JSONValue { .string(s) }
+    func int(_ i: Int) -> JSONValue { .integer(Int64(i)) }
 
-    private func schemaRef(_ name: String) -> JSONValue {
+    func schemaRef(_ name: String) -> JSONValue {
         obj(["$ref": str("#/components/schemas/\(name)")])
     }
 
     /// A `$ref` with sibling keywords (allowed by OpenAPI 3.1 / JSON Schema 2020-12).
-    private func schemaRef(_ name: String, _ extra: KeyValuePairs<String, JSONValue>) -> JSONValue {
+    func schemaRef(_ name: String, _ extra: KeyValuePairs<String, JSONValue>) -> JSONValue {
         var o = JSONObject(["$ref": str("#/components/schemas/\(name)")])
         for (k, v) in extra { o[k] = v }
         return .object(o)
     }
 
-    private func integer(min: Int64? = nil, max: Int64? = nil, format: String? = nil,
+    func integer(min: Int64? = nil, max: Int64? = nil, format: String? = nil,
                          default def: Int? = nil, _ description: String? = nil) -> JSONValue {
         var o = JSONObject(["type": str("integer")])
         if let format { o["format"] = str(format) }
@@ -56,7 +56,7 @@ extension Builder {
         return .object(o)
     }
 
-    private func number(exclusiveMin: JSONValue? = nil, max: JSONValue? = nil,
+    func number(exclusiveMin: JSONValue? = nil, max: JSONValue? = nil,
                         exclusiveMax: JSONValue? = nil, default def: JSONValue? = nil,
                         _ description: String? = nil) -> JSONValue {
         var o = JSONObject(["type": str("number")])
@@ -68,34 +68,34 @@ extension Builder {
         return .object(o)
     }
 
-    private func string(_ description: String? = nil) -> JSONValue {
+    func string(_ description: String? = nil) -> JSONValue {
         var o = JSONObject(["type": str("string")])
         if let description { o["description"] = str(description) }
         return .object(o)
     }
 
-    private func boolean(default def: Bool? = nil, _ description: String) -> JSONValue {
+    func boolean(default def: Bool? = nil, _ description: String) -> JSONValue {
         var o = JSONObject(["type": str("boolean")])
         if let def { o["default"] = .bool(def) }
         o["description"] = str(description)
         return .object(o)
     }
 
-    private func enumeration(_ values: [String], default def: String? = nil, _ description: String) -> JSONValue {
+    func enumeration(_ values: [String], default def: String? = nil, _ description: String) -> JSONValue {
         var o = JSONObject(["type": str("string"), "enum": .array(values.map(str))])
         if let def { o["default"] = str(def) }
         o["description"] = str(description)
         return .object(o)
     }
 
-    private func arrayOf(_ items: JSONValue, _ description: String? = nil) -> JSONValue {
+    func arrayOf(_ items: JSONValue, _ description: String? = nil) -> JSONValue {
         var o = JSONObject(["type": str("array"), "items": items])
         if let description { o["description"] = str(description) }
         return .object(o)
     }
 
     /// An object schema; `closed` adds `additionalProperties: false`.
-    private func objectSchema(_ properties: [(String, JSONValue)], required: [String],
+    func objectSchema(_ properties: [(String, JSONValue)], required: [String],
                               closed: Bool = false, _ description: String? = nil) -> JSONValue {
         var o = JSONObject(["type": str("object")])
         if let description { o["description"] = str(description) }
@@ -106,12 +106,13 @@ extension Builder {
     }
 
     /// Largest seed: 2^63 − 1.
-    private var maxSeed: Int64 { .max }
+    var maxSeed: Int64 { .max }
 }
 
 // MARK: - The document
 
-private struct Builder {
+/// Builds the document; its helpers are shared with `OpenAPIDocument+V2.swift`.
+struct OpenAPIBuilder {
     let limits: APILimits
     let auth: Bool
 
@@ -123,13 +124,14 @@ private struct Builder {
                 obj(["name": str("service"), "description": str("Liveness, readiness, metrics and this document.")]),
                 obj(["name": str("models"), "description": str("The loaded score-based models.")]),
                 obj(["name": str("inference"), "description": str("Sampling, likelihoods, scores and encoding with one model.")]),
+                obj(["name": str("open-inference"), "description": str("The Open Inference Protocol (KServe V2) REST routes: the same tasks as `/v1`.")]),
             ]),
             "paths": paths(),
             "components": components(),
         ])
     }
 
-    private func info() -> JSONValue {
+    func info() -> JSONValue {
         var text = """
             CPU sampling service for score-based generative models (SDE samplers, \
             probability-flow ODE, DPM-Solver++, likelihoods). JSON in, JSON out, UTF-8. \
@@ -151,7 +153,13 @@ private struct Builder {
 
     // MARK: Paths
 
-    private func paths() -> JSONValue {
+    func paths() -> JSONValue {
+        guard case .object(var all) = v1Paths() else { return v1Paths() }
+        for (path, item) in v2Paths() { all[path] = item }
+        return .object(all)
+    }
+
+    func v1Paths() -> JSONValue {
         let name = obj(["$ref": str("#/components/parameters/ModelName")])
         let posts: [ErrorStatus] = [.invalidArgument, .notFound, .payloadTooLarge, .unsupportedMediaType,
                                     .nonFinite, .overloaded, .unavailable, .deadlineExceeded]
@@ -277,7 +285,7 @@ private struct Builder {
         ])
     }
 
-    private func operation(id: String, tag: String, summary: String, description: String,
+    func operation(id: String, tag: String, summary: String, description: String,
                            requestBody: JSONValue? = nil, responses: [(String, JSONValue)],
                            secured: Bool = false) -> JSONValue {
         var o = JSONObject([
@@ -297,14 +305,14 @@ private struct Builder {
         return .object(o)
     }
 
-    private func requestBody(_ schema: String) -> JSONValue {
+    func requestBody(_ schema: String) -> JSONValue {
         obj([
             "required": .bool(true),
             "content": obj(["application/json": obj(["schema": schemaRef(schema)])]),
         ])
     }
 
-    private func response(_ description: String, content: [(String, JSONValue)],
+    func response(_ description: String, content: [(String, JSONValue)],
                           headers: [(String, JSONValue)] = []) -> JSONValue {
         obj([
             "description": str(description),
@@ -313,28 +321,28 @@ private struct Builder {
         ])
     }
 
-    private func jsonResponse(_ description: String, _ schema: JSONValue, example: JSONValue? = nil) -> JSONValue {
+    func jsonResponse(_ description: String, _ schema: JSONValue, example: JSONValue? = nil) -> JSONValue {
         var media = JSONObject(["schema": schema])
         if let example { media["example"] = example }
         return response(description, content: [("application/json", .object(media))])
     }
 
-    private func headerRef(_ name: String) -> JSONValue {
+    func headerRef(_ name: String) -> JSONValue {
         obj(["$ref": str("#/components/headers/\(name)")])
     }
 
     // MARK: Error answers (rows of `ErrorStatus.all`)
 
     /// The error answers this server can give: the table, less 401 without auth.
-    private var errorRows: [ErrorStatus] {
+    var errorRows: [ErrorStatus] {
         ErrorStatus.all.filter { $0 != .unauthorized || auth }
     }
 
-    private func statusResponse(_ row: ErrorStatus) -> (String, JSONValue) {
+    func statusResponse(_ row: ErrorStatus) -> (String, JSONValue) {
         (String(row.status), obj(["$ref": str("#/components/responses/\(row.component)")]))
     }
 
-    private func errorResponse(_ row: ErrorStatus) -> JSONValue {
+    func errorResponse(_ row: ErrorStatus) -> JSONValue {
         response(row.description, content: [("application/json", obj([
             "schema": schemaRef("Error"),
             "example": obj(["error": obj(["code": str(row.code), "message": str(row.example(limits))])]),
@@ -342,7 +350,7 @@ private struct Builder {
     }
 
     /// A header's component: what it means and its schema.
-    private func headerComponent(_ header: ErrorStatus.Header) -> JSONValue {
+    func headerComponent(_ header: ErrorStatus.Header) -> JSONValue {
         let (description, schema): (String, JSONValue) = switch header {
         case .retryAfter: ("Seconds to wait before retrying.", obj(["type": str("integer"), "minimum": int(0)]))
         case .wwwAuthenticate: ("The authentication scheme to use (Bearer).", obj(["type": str("string")]))
@@ -353,7 +361,7 @@ private struct Builder {
 
     // MARK: Components
 
-    private func components() -> JSONValue {
+    func components() -> JSONValue {
         var c = JSONObject([
             "schemas": schemas(),
             "parameters": obj([
@@ -363,6 +371,13 @@ private struct Builder {
                     "required": .bool(true),
                     "description": str("Model name, as `/v1/models` lists it."),
                     "schema": obj(["type": str("string"), "pattern": str("^[A-Za-z0-9_.-]+$")]),
+                ]),
+                "ModelVersion": obj([
+                    "name": str("version"),
+                    "in": str("path"),
+                    "required": .bool(true),
+                    "description": str("Model version: every model has the one version `\(ScoreAPI.v2Version)`; another is a 404."),
+                    "schema": obj(["type": str("string")]),
                 ]),
             ]),
             "headers": headers(),
@@ -380,7 +395,7 @@ private struct Builder {
         return .object(c)
     }
 
-    private func headers() -> JSONValue {
+    func headers() -> JSONValue {
         let carried = ErrorStatus.Header.allCases.filter { h in errorRows.contains { $0.headers.contains(h) } }
         return obj([
             ("X-Request-Id", obj([
@@ -390,7 +405,13 @@ private struct Builder {
         ] + carried.map { ($0.rawValue, headerComponent($0)) })
     }
 
-    private func schemas() -> JSONValue {
+    func schemas() -> JSONValue {
+        guard case .object(var all) = v1Schemas() else { return v1Schemas() }
+        for (name, schema) in v2Schemas() { all[name] = schema }
+        return .object(all)
+    }
+
+    func v1Schemas() -> JSONValue {
         obj([
             ("Error", errorSchema()),
             ("Health", objectSchema([("status", obj(["type": str("string"), "enum": .array([str("ok")])]))],
@@ -428,7 +449,7 @@ private struct Builder {
         ])
     }
 
-    private func errorSchema() -> JSONValue {
+    func errorSchema() -> JSONValue {
         let codes = errorRows.map(\.code)
         return objectSchema([
             ("error", objectSchema([
@@ -438,7 +459,7 @@ private struct Builder {
         ], required: ["error"], closed: true, "Every error answer.")
     }
 
-    private func modelInfo() -> JSONValue {
+    func modelInfo() -> JSONValue {
         objectSchema([
             ("name", string("Model name.")),
             ("description", string("What the model is.")),
@@ -451,7 +472,7 @@ private struct Builder {
            "One model's metadata.")
     }
 
-    private func sdeInfo() -> JSONValue {
+    func sdeInfo() -> JSONValue {
         objectSchema([
             ("type", enumeration(SDE.Kind.allCases.map(\.rawValue), "SDE family.")),
             ("beta_min", number("β0 (vp, subvp).")),
@@ -464,7 +485,7 @@ private struct Builder {
         ], required: ["type", "sampling_eps", "likelihood_eps"], "The forward SDE and its parameters.")
     }
 
-    private func networkInfo() -> JSONValue {
+    func networkInfo() -> JSONValue {
         obj([
             "type": str("object"),
             "description": str("The score network: its type and integer hyperparameters (or lists of them)."),
@@ -481,14 +502,14 @@ private struct Builder {
     // MARK: Request fields
 
     /// The request body of an operation: one property per row of its request-field table.
-    private func request(_ operation: ScoreSampling.Operation, _ description: String) -> JSONValue {
+    func request(_ operation: ScoreSampling.Operation, _ description: String) -> JSONValue {
         let table = RequestFields.table(operation, limits: limits.fields)
         return objectSchema(table.map { ($0.name, fieldSchema($0, operation)) },
                             required: table.filter(\.required).map(\.name), closed: true, description)
     }
 
     /// One row of the table as a JSON Schema.
-    private func fieldSchema(_ field: RequestField, _ operation: ScoreSampling.Operation) -> JSONValue {
+    func fieldSchema(_ field: RequestField, _ operation: ScoreSampling.Operation) -> JSONValue {
         var text = field.description
         if operation == .sample && field.samplerSpecific {
             text += " Applies to \(Samplers.applicability(of: field.name))."
@@ -519,7 +540,7 @@ private struct Builder {
         return .object(o)
     }
 
-    private func numberSchema(_ range: NumberRange) -> JSONObject {
+    func numberSchema(_ range: NumberRange) -> JSONObject {
         var o = JSONObject(["type": str("number")])
         if let lower = range.lower { o[range.lowerOpen ? "exclusiveMinimum" : "minimum"] = bound(lower) }
         if let upper = range.upper { o[range.upperOpen ? "exclusiveMaximum" : "maximum"] = bound(upper) }
@@ -527,11 +548,11 @@ private struct Builder {
     }
 
     /// An integral bound as a JSON integer, else a number.
-    private func bound(_ x: Double) -> JSONValue {
+    func bound(_ x: Double) -> JSONValue {
         x.rounded() == x && abs(x) < 1e15 ? .integer(Int64(x)) : .number(x)
     }
 
-    private func json(_ value: FieldValue) -> JSONValue {
+    func json(_ value: FieldValue) -> JSONValue {
         switch value {
         case .integer(let i): .integer(i)
         case .number(let d): .number(d)
@@ -541,23 +562,23 @@ private struct Builder {
         }
     }
 
-    private func sampleRequest() -> JSONValue {
+    func sampleRequest() -> JSONValue {
         request(.sample, "Sampling parameters; every field is optional.")
     }
 
-    private func likelihoodRequest() -> JSONValue {
+    func likelihoodRequest() -> JSONValue {
         request(.likelihood, "Points to evaluate; only `x` is required.")
     }
 
-    private func scoreRequest() -> JSONValue {
+    func scoreRequest() -> JSONValue {
         request(.score, "Points and the time at which to evaluate the score.")
     }
 
-    private func encodeRequest() -> JSONValue {
+    func encodeRequest() -> JSONValue {
         request(.encode, "Points to encode; only `x` is required.")
     }
 
-    private func sampleResponse() -> JSONValue {
+    func sampleResponse() -> JSONValue {
         objectSchema([
             ("model", string("Model name.")),
             ("n", integer(min: 0, "Number of samples returned.")),
@@ -571,7 +592,7 @@ private struct Builder {
         ], required: ["model", "n", "seed", "shape", "samples", "nfe", "elapsed_ms"])
     }
 
-    private func likelihoodResponse() -> JSONValue {
+    func likelihoodResponse() -> JSONValue {
         objectSchema([
             ("log_likelihood", arrayOf(number(), "Log-likelihood of each point in nats, data space (the ODE likelihood: log p_eps(x) + log π(z) − log p_T(z)).")),
             ("bits_per_dim", arrayOf(number(), "−log_likelihood / (D ln 2); with dequantization, in units of the integer levels.")),

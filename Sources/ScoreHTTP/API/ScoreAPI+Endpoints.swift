@@ -25,9 +25,10 @@ extension ScoreAPI {
     }
 
     /// Admits `cost`, starts a job tied to the client and its deadline, and answers
-    /// with `answer(result, elapsed milliseconds)` or the job's error.
+    /// with `answer(result, elapsed milliseconds)` or the job's error as `render` shapes it.
     func runJob<P: EnginePlan>(
         _ plan: P, responder: HTTPResponder, timeoutMs: Int64?,
+        errors render: @escaping @Sendable (APIError) -> HTTPResponse = { $0.response },
         answer: @escaping @Sendable (P.Output, Double) -> HTTPResponse
     ) throws {
         let cost = plan.cost
@@ -39,7 +40,7 @@ extension ScoreAPI {
             admission.release(cost)
             finished(control: control, submitted: submitted, progress: progress)
             switch result {
-            case .failure(let error): responder.respond(APIError(error).response)
+            case .failure(let error): responder.respond(render(APIError(error)))
             case .success(let value):
                 responder.respond(answer(value, Answer.elapsedMs(since: submitted, now: DispatchTime.now().uptimeNanoseconds)))
             }

@@ -202,7 +202,7 @@ extension ScoreAPI {
         switch task {
         case .sample:
             let plan = try plan { () throws(SamplingError) in try SamplePlan(model, SampleOptions(values)) }
-            try runJob(plan, responder: responder, timeoutMs: timeout(values)) { [self] s, ms in
+            try runJob(plan, responder: responder, timeoutMs: timeout(values), errors: { $0.v2Response }) { [self] s, ms in
                 metrics.addSamples(s.nfe.count)
                 var outputs = [InferenceOutput(name: "samples", shape: points(s.nfe.count), values: .fp32(s.samples))]
                 if let ll = s.logLikelihood, let bpd = s.bitsPerDim {
@@ -214,7 +214,7 @@ extension ScoreAPI {
             }
         case .likelihood:
             let plan = try plan { () throws(SamplingError) in try LikelihoodPlan(model, LikelihoodOptions(values)) }
-            try runJob(plan, responder: responder, timeoutMs: timeout(values)) { l, ms in
+            try runJob(plan, responder: responder, timeoutMs: timeout(values), errors: { $0.v2Response }) { l, ms in
                 let count = l.nfe.count
                 return reply([
                     InferenceOutput(name: "log_likelihood", shape: n(count), values: .fp64(l.logLikelihood)),
@@ -225,7 +225,7 @@ extension ScoreAPI {
             }
         case .encode:
             let plan = try plan { () throws(SamplingError) in try EncodePlan(model, EncodeOptions(values)) }
-            try runJob(plan, responder: responder, timeoutMs: timeout(values)) { e, ms in
+            try runJob(plan, responder: responder, timeoutMs: timeout(values), errors: { $0.v2Response }) { e, ms in
                 reply([
                     InferenceOutput(name: "latents", shape: points(e.nfe.count), values: .fp64(e.latents)),
                     InferenceOutput(name: "nfe", shape: n(e.nfe.count), values: .int64(e.nfe)),
@@ -233,7 +233,7 @@ extension ScoreAPI {
             }
         case .score:
             let plan = try plan { () throws(SamplingError) in try ScorePlan(model, ScoreOptions(values)) }
-            try runJob(plan, responder: responder, timeoutMs: timeout(values)) { s, ms in
+            try runJob(plan, responder: responder, timeoutMs: timeout(values), errors: { $0.v2Response }) { s, ms in
                 reply([InferenceOutput(name: "score", shape: points(s.scores.count / model.data.dimension), values: .fp32(s.scores))],
                       parameters(seed: nil, ms))
             }
