@@ -15,9 +15,11 @@
    (several rounds, over 13,000 requests per balancer); every request must get exactly
    one answer, a 200, equal to the single-process answer for its seed. The replicas'
    lame duck (/readyz 503 while new work is still served) is what makes the second
-   balancer lose nothing.
+   balancer lose nothing;
+4. an event stream (`Accept: text/event-stream`) through HAProxy with the shipped
+   config arrives as written: its first progress event well before its result.
 
-Usage: Tests/scale-out.py [--only shards,job,restart]   (SCORESERVE_BIN: the binary,
+Usage: Tests/scale-out.py [--only shards,job,restart,stream]   (SCORESERVE_BIN: the binary,
 default .build/debug/scoreserve; PYTHON with PyYAML for the job test.)
 """
 import concurrent.futures
@@ -232,8 +234,52 @@ def test_rolling_restart(work, retry_503, rounds=3, at_least=13000):
             r.kill()
 
 
+def test_event_stream(work):
+    """Through HAProxy (deploy/haproxy/haproxy.cfg as shipped), an event stream arrives as
+    it is written: the first progress event comes well before the result, not all at once."""
+    import http.client
+    log = open(os.path.join(work, "replicas.log"), "a")
+    replicas = [Replica(free_port(), log), Replica(free_port(), log)]
+    haproxy = None
+    try:
+        for r in replicas:
+            r.start()
+        haproxy = HAProxy(os.path.join(ROOT, "deploy/haproxy/haproxy.cfg"), replicas, open(os.path.join(work, "haproxy.log"), "a"))
+        c = http.client.HTTPConnection("127.0.0.1", haproxy.front, timeout=60)
+        body = json.dumps({"n": 50, "seed": 1, "sampler": "euler_maruyama", "steps": 4000})
+        started = time.monotonic()
+        c.request("POST", "/v1/models/moons-vp/sample", body=body,
+                  headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
+        r = c.getresponse()
+        if r.status != 200 or r.getheader("Content-Type") != "text/event-stream":
+            fail(f"event stream through HAProxy: {r.status} {r.getheader('Content-Type')}")
+        first = None
+        text = b""
+        while True:
+            line = r.readline()
+            if not line:
+                break
+            text += line
+            if first is None and line.startswith(b"event: progress"):
+                first = time.monotonic() - started
+        ended = time.monotonic() - started
+        c.close()
+        if first is None or b"event: result" not in text:
+            fail(f"event stream through HAProxy: no progress or no result in {text[:300]!r}")
+        if ended - first < 0.5:
+            fail(f"event stream through HAProxy: first progress at {first:.2f} s, end at {ended:.2f} s: buffered")
+        say(f"event stream through HAProxy: first progress event after {first:.2f} s, result after {ended:.2f} s (unbuffered)")
+    except Failed as e:
+        fail(f"event stream: {e}")
+    finally:
+        if haproxy is not None:
+            haproxy.stop()
+        for r in replicas:
+            r.kill()
+
+
 def main():
-    only = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else {"shards", "job", "restart"}
+    only = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else {"shards", "job", "restart", "stream"}
     if not os.access(BIN, os.X_OK):
         fail(f"no scoreserve binary at {BIN} (build first)")
     work = tempfile.mkdtemp(prefix="scoreserve-scale-out-")
@@ -242,6 +288,8 @@ def main():
             test_shards(work)
         if "job" in only:
             test_indexed_job(work)
+        if "stream" in only:
+            test_event_stream(work)
         if "restart" in only:
             test_rolling_restart(work, retry_503=True)
             test_rolling_restart(work, retry_503=False)

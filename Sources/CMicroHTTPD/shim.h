@@ -61,4 +61,9 @@ static inline int smhd_connection_fd(struct MHD_Connection *connection) {
 static inline struct MHD_Response *smhd_response_from_copy(size_t size, const void *data) {
     return MHD_create_response_from_buffer(size, (void *)data, MHD_RESPMEM_MUST_COPY);
 }
+/// A response of unknown size whose body `reader` produces as it comes (chunked).
+static inline struct MHD_Response *smhd_response_from_callback(size_t block_size, MHD_ContentReaderCallback reader,
+                                                               void *cls, MHD_ContentReaderFreeCallback free_cls) {
+    return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block_size, reader, cls, free_cls);
+}
 #endif

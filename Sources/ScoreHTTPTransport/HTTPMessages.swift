@@ -44,6 +44,8 @@ public struct HTTPResponse: Sendable {
     /// The error this answer reports, when the handler made it from one. Never sent:
     /// it tells observers of the answer (logging, metrics) which error it was.
     public var error: (any Error)?
+    /// A body sent as it is written (then `body` is ignored): chunked, open-ended.
+    public var stream: HTTPStream?
 
     public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status

@@ -24,6 +24,8 @@ final class RequestState: @unchecked Sendable {
     var inCallback = false
     /// The libmicrohttpd connection, valid until `closed`.
     var connection: OpaquePointer?
+    /// The body being streamed, once a streaming answer is queued.
+    var stream: HTTPStream?
 
     init(method: String, path: String, headers: [String: String], id: String) {
         self.method = method
@@ -51,14 +53,73 @@ private func collectHeaders(_ connection: OpaquePointer?) -> [String: String] {
     return box.headers
 }
 
-/// Queues `response` (plus the request id) on a connection.
-private func queue(_ response: HTTPResponse, id: String, on connection: OpaquePointer?) -> MHD_Result {
-    let r = response.body.withUnsafeBytes { smhd_response_from_copy($0.count, $0.baseAddress) }
-    guard let r else { return .NO }
+/// Queues `response` (plus the request id) on a connection; a streaming one is read
+/// from its `HTTPStream` as it is written.
+private func queue(_ response: HTTPResponse, _ state: RequestState, _ server: HTTPServer,
+                   on connection: OpaquePointer?) -> MHD_Result {
+    let made: OpaquePointer?
+    if let stream = response.stream {
+        state.lock.lock()
+        state.stream = stream
+        state.lock.unlock()
+        let reader = Unmanaged.passRetained(StreamReader(stream: stream, state: state, server: server)).toOpaque()
+        made = smhd_response_from_callback(4096, readStream, reader, { cls in
+            if let cls { Unmanaged<StreamReader>.fromOpaque(cls).release() }
+        })
+    } else {
+        made = response.body.withUnsafeBytes { smhd_response_from_copy($0.count, $0.baseAddress) }
+    }
+    guard let r = made else { return .NO }
     defer { MHD_destroy_response(r) }
     for (name, value) in response.headers { _ = MHD_add_response_header(r, name, value) }
-    _ = MHD_add_response_header(r, "X-Request-Id", id)
+    _ = MHD_add_response_header(r, "X-Request-Id", state.id)
     return MHD_queue_response(connection, UInt32(response.status), r)
+}
+
+/// What a streaming response's reader needs: its stream, and the request to suspend
+/// while the stream is empty. @unchecked Sendable: its fields are constants; the
+/// request's state is read under its lock.
+private final class StreamReader: @unchecked Sendable {
+    let stream: HTTPStream
+    let state: RequestState
+    let server: HTTPServer
+
+    init(stream: HTTPStream, state: RequestState, server: HTTPServer) {
+        self.stream = stream
+        self.state = state
+        self.server = server
+    }
+}
+
+/// libmicrohttpd's content reader of a streaming response: the stream's pending bytes;
+/// none yet: the connection is suspended (watched for a disconnect meanwhile) until the
+/// stream is written to or finished; finished and sent: the end of the body.
+private func readStream(_ cls: UnsafeMutableRawPointer?, _ position: UInt64, _ buffer: UnsafeMutablePointer<CChar>?,
+                        _ max: Int) -> Int {
+    guard let cls, let buffer else { return -1 }
+    let reader = Unmanaged<StreamReader>.fromOpaque(cls).takeUnretainedValue()
+    let state = reader.state, server = reader.server
+    let read = reader.stream.read(into: buffer, max: max, suspend: {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        MHD_suspend_connection(state.connection)
+        server.remember(state)
+        let fd = smhd_connection_fd(state.connection)
+        if fd >= 0, let responder = state.responder { state.watchID = server.watcher.add(fd: fd, signal: responder.disconnect) }
+    }, wake: { [weak state] in
+        guard let state else { return }
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        guard !state.closed else { return }
+        if let id = state.watchID { server.watcher.remove(id); state.watchID = nil }
+        server.forget(state)
+        MHD_resume_connection(state.connection)
+    })
+    switch read {
+    case .bytes(let n): return n
+    case .waiting: return 0
+    case .end: return -1   // MHD_CONTENT_READER_END_OF_STREAM
+    }
 }
 
 /// libmicrohttpd's access handler: called for the headers, for each piece of the
@@ -116,7 +177,7 @@ func accessHandler(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?
     case .ready(let response):
         state.phase = .sent
         state.lock.unlock()
-        return queue(response, id: state.id, on: connection)
+        return queue(response, state, server, on: connection)
     case .processing, .sent:
         state.lock.unlock()
         return .YES
@@ -159,7 +220,7 @@ private func dispatch(_ state: RequestState, _ server: HTTPServer, _ connection:
     if case .ready(let response) = state.phase {
         state.phase = .sent
         state.lock.unlock()
-        return queue(response, id: state.id, on: connection)
+        return queue(response, state, server, on: connection)
     }
     // The answer comes later from another thread: suspend until it does.
     MHD_suspend_connection(connection)

@@ -122,8 +122,13 @@ public final class HTTPServer: Sendable {
         let deadline = DispatchTime.now() + .milliseconds(Int(wait * 1000))
         while suspended.withLock({ !$0.isEmpty }) && DispatchTime.now() < deadline { usleep(10_000) }
         for state in suspended.withLock({ Array($0.values) }) {
-            // Through the responder the handler got, so its observers see the answer.
+            // Through the responder the handler got, so its observers see the answer; a
+            // stream already answered ends (which resumes its connection).
             state.responder?.respond(handler.refusalResponse(.stopping))
+            state.lock.lock()
+            let stream = state.stream
+            state.lock.unlock()
+            stream?.finish()
         }
         while suspended.withLock({ !$0.isEmpty }) { usleep(1_000) }
         let d = daemon.withLock { d -> Daemon? in defer { d = nil }; return d }

@@ -100,7 +100,7 @@ public final class SamplingEngine: Sendable {
     private func wrap<T>(_ job: PreparedJob<T>, _ control: JobControl)
         -> (JobFailure, @Sendable (Int) -> Void, @Sendable () -> Bool) {
         let failure = JobFailure()
-        let linked = control.linked(to: failure.token, stats: stats)
+        let linked = control.linked(to: failure.token, stats: control.progress?.counters(under: stats) ?? stats)
         control.progress?.start(chunks: job.chunks)
         return (failure, { index in
             linked.progress?.chunkStarted()

@@ -300,6 +300,21 @@ final class OpenConnection: @unchecked Sendable {
         return try HTTPTestClient.parse(try client.receiveAll(fd), method: method)
     }
 
+    /// Reads until `needle` has arrived (or the server closed); what arrived so far.
+    func read(until needle: String, seconds: Double = 30) throws -> [UInt8] {
+        let target = Array(needle.utf8), deadline = Date().addingTimeInterval(seconds)
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while HTTPTestClient.find(target, in: out[...]) == nil {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { out.append(contentsOf: buffer[0..<n]) } else if n == 0 { return out } else if errno != EINTR && errno != EAGAIN {
+                throw HTTPClientError.system("recv", errno)
+            }
+            if Date() > deadline { throw HTTPClientError.timeout("no '\(needle)' after \(out.count) bytes") }
+        }
+        return out
+    }
+
     /// Closes the socket (a client that hangs up).
     func close() {
         if fd >= 0 { Glibc.close(fd); fd = -1 }

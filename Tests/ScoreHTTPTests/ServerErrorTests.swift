@@ -107,18 +107,21 @@ extension ServerIntegrationTests {
         /// With the admission budget taken by one job, another gets 429 with Retry-After;
         /// a request larger than the whole budget is a 400 even then.
         @Test func overloadedAndTooBig() async throws {
+            // Ten times the shared long job: it must outlast the requests below even on a
+            // loaded machine (the shared one could finish first under a full parallel run).
             var limits = APILimits()
-            limits.maxWork = Self.longJobWork
+            limits.maxWork = 10 * Self.longJobWork
             try await withServer(limits: limits) { s in
-                let long = try await s.open("POST", "/v1/models/gmm-vp/sample", json: Self.longJob)
+                let long = try await s.open("POST", "/v1/models/gmm-vp/sample",
+                                            json: #"{"n":320,"seed":1,"steps":100000,"sampler":"euler_maruyama"}"#)
                 defer { long.close() }
                 #expect(await s.waitForSteps(growing: 10), "the long job did not start")
                 let busy = try await s.post("/v1/models/gmm-vp/sample", #"{"n":1,"seed":1,"steps":10}"#)
                 expectError(busy, 429, code: "overloaded")
                 let retry = busy.header("retry-after").flatMap { Int($0) }
                 #expect(retry.map { $0 >= 1 } == true, "Retry-After: \(busy)")
-                let tooBig = try await s.post("/v1/models/gmm-vp/sample", #"{"n":33,"seed":1,"steps":100000,"sampler":"euler_maruyama"}"#)
-                expectError(tooBig, 400, code: "invalid_argument", mentions: ["\(Self.longJobWork)"])
+                let tooBig = try await s.post("/v1/models/gmm-vp/sample", #"{"n":321,"seed":1,"steps":100000,"sampler":"euler_maruyama"}"#)
+                expectError(tooBig, 400, code: "invalid_argument", mentions: ["\(10 * Self.longJobWork)"])
                 // Invalid requests are 400 while busy too: validation comes before admission.
                 let invalidSample = try await s.post("/v1/models/gmm-vp/sample", #"{"n":1,"steps":10,"eps":2}"#)
                 expectError(invalidSample, 400, code: "invalid_argument", mentions: ["eps"])

@@ -48,6 +48,17 @@ public enum Answer {
         JSONObject(["score": JSONValue.points(s.scores, shape: model.data.shape)])
     }
 
+    /// A `progress` event of an event stream.
+    public static func progress(_ p: ProgressReport) -> JSONObject {
+        var o = JSONObject([
+            "fraction": .number((p.fraction * 1e4).rounded() / 1e4),
+            "steps_done": .integer(Int64(p.stepsDone)), "steps_total": .integer(Int64(p.stepsTotal)),
+            "elapsed_s": .number((p.elapsedSeconds * 1e3).rounded() / 1e3),
+        ])
+        if let r = p.remainingSeconds { o["remaining_s"] = .number((r * 1e3).rounded() / 1e3) }
+        return o
+    }
+
     /// Milliseconds since `start` (uptime nanoseconds), to the microsecond.
     public static func elapsedMs(since start: UInt64, now: UInt64) -> Double {
         (Double(now - start) / 1e3).rounded() / 1e3

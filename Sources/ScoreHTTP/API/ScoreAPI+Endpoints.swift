@@ -47,6 +47,16 @@ extension ScoreAPI {
         }
     }
 
+    /// Runs a job answering plainly, or as an event stream when the request asks for one.
+    private func run<P: EnginePlan>(_ plan: P, _ request: HTTPRequest, _ responder: HTTPResponder, timeoutMs: Int64?,
+                                    answer: @escaping @Sendable (P.Output, Double) -> HTTPResponse) throws {
+        if wantsEvents(request) {
+            try streamJob(plan, responder: responder, timeoutMs: timeoutMs, answer: answer)
+        } else {
+            try runJob(plan, responder: responder, timeoutMs: timeoutMs, answer: answer)
+        }
+    }
+
     // MARK: POST /v1/models/{name}/sample
 
     func sample(_ request: HTTPRequest, _ responder: HTTPResponder) throws {
@@ -65,6 +75,13 @@ extension ScoreAPI {
                 image/png draws at most \(Self.maxGridImages) samples and \(Self.maxGridValues) pixel values \
                 (n × \(model.data.dimension) × 4 at 2× scale); ask for fewer, or for JSON or .npy
                 """)
+        }
+        if wantsEvents(request) {
+            try run(plan, request, responder, timeoutMs: timeout(values)) { [self] s, elapsed in
+                metrics.addSamples(s.nfe.count)
+                return json(.object(Answer.sample(s, model: model, elapsedMs: elapsed)))
+            }
+            return
         }
         try runJob(plan, responder: responder, timeoutMs: timeout(values)) { [self] s, elapsed in
             metrics.addSamples(s.nfe.count)
@@ -90,8 +107,8 @@ extension ScoreAPI {
         let model = try model(request)
         let values = try read(.likelihood, request, model)
         let plan = try plan { () throws(SamplingError) in try LikelihoodPlan(model, LikelihoodOptions(values)) }
-        try runJob(plan, responder: responder, timeoutMs: timeout(values)) { [self] l, elapsed in
-            return json(.object(Answer.likelihood(l, plan: plan, elapsedMs: elapsed)))
+        try run(plan, request, responder, timeoutMs: timeout(values)) { [self] l, elapsed in
+            json(.object(Answer.likelihood(l, plan: plan, elapsedMs: elapsed)))
         }
     }
 
@@ -101,8 +118,8 @@ extension ScoreAPI {
         let model = try model(request)
         let values = try read(.encode, request, model)
         let plan = try plan { () throws(SamplingError) in try EncodePlan(model, EncodeOptions(values)) }
-        try runJob(plan, responder: responder, timeoutMs: timeout(values)) { [self] e, elapsed in
-            return json(.object(Answer.encode(e, model: model, elapsedMs: elapsed)))
+        try run(plan, request, responder, timeoutMs: timeout(values)) { [self] e, elapsed in
+            json(.object(Answer.encode(e, model: model, elapsedMs: elapsed)))
         }
     }
 

@@ -11,13 +11,28 @@ public final class CancellationToken: Sendable {
     public var isCancelled: Bool { flag.load(ordering: .relaxed) }
 }
 
-/// Counts a job's finished chunks, for progress bars.
+/// Counts a job's finished chunks and network evaluations, for progress bars.
 public final class JobProgress: Sendable {
     private let done = Atomic<Int>(0)
     private let total = Atomic<Int>(0)
     private let firstChunkNanos = Atomic<UInt64>(0)
+    /// The job's own counters; the engine's are their parent.
+    private let counters = Mutex<EngineStats?>(nil)
 
     public init() {}
+
+    /// Counters that count for this job and for `engine` (made once per job).
+    func counters(under engine: EngineStats) -> EngineStats {
+        counters.withLock { c in
+            if let c { return c }
+            let made = EngineStats(parent: engine)
+            c = made
+            return made
+        }
+    }
+
+    /// Network evaluations (rows × evaluations) of this job so far.
+    public var networkEvaluations: Int { counters.withLock { $0?.networkEvaluations ?? 0 } }
 
     func start(chunks: Int) { total.store(chunks, ordering: .relaxed); done.store(0, ordering: .relaxed) }
     func advance() { done.add(1, ordering: .relaxed) }
@@ -39,18 +54,28 @@ public final class JobProgress: Sendable {
 public final class EngineStats: Sendable {
     private let steps = Atomic<Int>(0)
     private let evaluations = Atomic<Int>(0)
+    /// Counters that everything counted here also counts in (a job's: the engine's).
+    private let parent: EngineStats?
 
-    public init() {}
+    public init() { parent = nil }
+
+    init(parent: EngineStats) { self.parent = parent }
 
     /// Network evaluations (rows × evaluations) so far, counted as they happen, so a
     /// long job shows in a rate while it runs.
     public var networkEvaluations: Int { evaluations.load(ordering: .relaxed) }
-    func evaluated(rows: Int) { evaluations.add(rows, ordering: .relaxed) }
+    func evaluated(rows: Int) {
+        evaluations.add(rows, ordering: .relaxed)
+        parent?.evaluated(rows: rows)
+    }
 
     /// Chunk steps run so far (each running chunk adds one per time step or solver
     /// iteration): it stops growing when no job runs.
     public var stepsRun: Int { steps.load(ordering: .relaxed) }
-    func step() { steps.add(1, ordering: .relaxed) }
+    func step() {
+        steps.add(1, ordering: .relaxed)
+        parent?.step()
+    }
 }
 
 /// What stops a job early: its cancellation token and its deadline. Workers call

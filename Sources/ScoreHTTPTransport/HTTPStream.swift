@@ -1,0 +1,68 @@
+import Synchronization
+
+/// A response body written over time (Server-Sent Events): the handler writes pieces
+/// from any thread and finishes it; the transport sends each piece as it comes, with
+/// chunked transfer encoding, and ends the response once it is finished and sent. While
+/// nothing is waiting the connection is suspended, so an idle stream costs no thread.
+public final class HTTPStream: Sendable {
+    private struct State {
+        var pending: [UInt8] = []
+        var finished = false
+        /// Called once when something arrives for a transport waiting on an empty stream.
+        var waiting: (@Sendable () -> Void)?
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Appends `bytes` to what is sent; ignored after `finish`.
+    public func write(_ bytes: [UInt8]) {
+        let wake = state.withLock { s -> (@Sendable () -> Void)? in
+            guard !s.finished else { return nil }
+            s.pending += bytes
+            defer { s.waiting = nil }
+            return s.waiting
+        }
+        wake?()
+    }
+
+    /// Ends the body once what was written is sent; later calls are ignored.
+    public func finish() {
+        let wake = state.withLock { s -> (@Sendable () -> Void)? in
+            guard !s.finished else { return nil }
+            s.finished = true
+            defer { s.waiting = nil }
+            return s.waiting
+        }
+        wake?()
+    }
+
+    public var isFinished: Bool { state.withLock { $0.finished } }
+
+    /// What the transport's reader gets.
+    enum Read {
+        case bytes(Int)
+        /// Nothing yet: `wait` has been stored and runs when something arrives.
+        case waiting
+        case end
+    }
+
+    /// Copies up to `max` pending bytes into `buffer`; with none pending and the stream
+    /// open, runs `suspend` and stores `wake` (under the stream's lock, so a write cannot
+    /// slip between them).
+    func read(into buffer: UnsafeMutableRawPointer, max: Int, suspend: () -> Void,
+              wake: @escaping @Sendable () -> Void) -> Read {
+        state.withLock { s in
+            if !s.pending.isEmpty {
+                let n = Swift.min(max, s.pending.count)
+                s.pending.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: n) }
+                s.pending.removeFirst(n)
+                return .bytes(n)
+            }
+            if s.finished { return .end }
+            suspend()
+            s.waiting = wake
+            return .waiting
+        }
+    }
+}
