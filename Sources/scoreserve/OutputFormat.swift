@@ -41,7 +41,8 @@ func emit(_ answer: JSONObject, points: [Float], shape: [Int], format: OutputFor
     }
 }
 
-/// Draws a progress bar on stderr while a job runs, when stderr is a terminal.
+/// Draws a progress bar on stderr while a job runs, when stderr is a terminal: the
+/// progress the HTTP event stream reports (`ProgressReport`).
 final class ProgressBar: @unchecked Sendable {
     // @unchecked Sendable: `stopped` is only touched under `lock`.
     private let lock = NSLock()
@@ -50,24 +51,28 @@ final class ProgressBar: @unchecked Sendable {
 
     init(label: String) { self.label = label }
 
-    func start(_ progress: JobProgress) {
+    /// Starts drawing the progress of a job of `nominalEvaluations` over `rows` rows.
+    func start(_ progress: JobProgress, nominalEvaluations: Int, rows: Int) {
         guard isatty(2) != 0 else { return }
+        let started = DispatchTime.now().uptimeNanoseconds
         Thread.detachNewThread { [self] in
             while true {
                 lock.lock(); let done = stopped; lock.unlock()
-                let (finished, total) = progress.fraction
-                let width = 30
-                let filled = total > 0 ? width * finished / total : 0
+                let report = ProgressReport(progress, nominalEvaluations: nominalEvaluations, rows: rows,
+                                            elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                let width = 30, filled = done ? width : Int(Double(width) * report.fraction)
                 let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-                FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(finished)/\(total) chunks".utf8))
+                let text = done ? String(format: "ended after %.1f s", report.elapsedSeconds) : report.line
+                // Clear to the end of the line: the text can get shorter.
+                FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(text)\u{1B}[K".utf8))
                 if done { FileHandle.standardError.write(Data("\n".utf8)); return }
-                Thread.sleep(forTimeInterval: 0.1)
+                Thread.sleep(forTimeInterval: 0.25)
             }
         }
     }
 
     func stop() {
         lock.lock(); stopped = true; lock.unlock()
-        if isatty(2) != 0 { Thread.sleep(forTimeInterval: 0.15) }
+        if isatty(2) != 0 { Thread.sleep(forTimeInterval: 0.3) }
     }
 }

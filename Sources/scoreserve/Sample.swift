@@ -41,7 +41,7 @@ struct EngineOptions: ParsableArguments {
         if case .integer(let ms)? = values["timeout_ms"] { deadline = .now() + .milliseconds(Int(ms)) }
         let progress = JobProgress()
         let bar = ProgressBar(label: label)
-        bar.start(progress)
+        bar.start(progress, nominalEvaluations: plan.nominalEvaluations, rows: plan.rows)
         defer { bar.stop() }
         let start = DispatchTime.now().uptimeNanoseconds
         do {

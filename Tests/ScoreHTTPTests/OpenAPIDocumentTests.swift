@@ -253,7 +253,11 @@ struct OpenAPIDocumentTests {
             #expect(Self.at(tooMany, "headers", "Retry-After") != nil)
         }
         let sample200 = Self.at(document, "paths", "/v1/models/{name}/sample", "post", "responses", "200", "content")
-        #expect(Set(Self.keys(sample200)) == ["application/json", "application/x-npy", "image/png"])
+        #expect(Set(Self.keys(sample200)) == ["application/json", "application/x-npy", "image/png", "text/event-stream"])
+        for operation in ["likelihood", "encode"] {
+            let content = Self.at(document, "paths", "/v1/models/{name}/\(operation)", "post", "responses", "200", "content")
+            #expect(Set(Self.keys(content)) == ["application/json", "text/event-stream"], "\(operation)")
+        }
         #expect(Self.at(sample200, "application/x-npy", "schema", "format") == .string("binary"))
         let error = Self.at(document, "components", "schemas", "Error")
         #expect(Self.at(error, "additionalProperties") == .bool(false))

@@ -159,6 +159,20 @@ struct OpenAPIBuilder {
         return .object(all)
     }
 
+    /// The event-stream answer of the long operations (`Accept: text/event-stream`).
+    var eventStream: (String, JSONValue) {
+        ("text/event-stream", obj(["schema": obj([
+            "type": str("string"),
+            "description": str("""
+                Server-Sent Events, when the request's Accept header asks for text/event-stream: \
+                `progress` events (`data`: {"fraction", "steps_done", "steps_total", "elapsed_s", \
+                "remaining_s"}; at most every 250 ms, at least every 2 s), then one `result` event \
+                whose data is exactly the JSON answer, or one `error` event whose data is the error \
+                JSON. A client that disconnects cancels the work; deadlines apply as usual.
+                """),
+        ])]))
+    }
+
     func v1Paths() -> JSONValue {
         let name = obj(["$ref": str("#/components/parameters/ModelName")])
         let posts: [ErrorStatus] = [.invalidArgument, .notFound, .payloadTooLarge, .unsupportedMediaType,
@@ -237,6 +251,7 @@ struct OpenAPIBuilder {
                                 "type": str("string"), "format": str("binary"),
                                 "description": str("PNG grid of the samples (image models)."),
                             ])])),
+                            eventStream,
                         ]))] + (posts + [.notAcceptable]).map(statusResponse),
                     secured: true),
             ]),
@@ -253,8 +268,9 @@ struct OpenAPIBuilder {
                         at T.
                         """,
                     requestBody: requestBody("LikelihoodRequest"),
-                    responses: [("200", jsonResponse("Log-likelihoods, bits per dimension and latents.",
-                                                     schemaRef("LikelihoodResponse")))]
+                    responses: [("200", response("Log-likelihoods, bits per dimension and latents.", content: [
+                        ("application/json", obj(["schema": schemaRef("LikelihoodResponse")])), eventStream,
+                    ]))]
                         + posts.map(statusResponse),
                     secured: true),
             ]),
@@ -278,7 +294,9 @@ struct OpenAPIBuilder {
                         points within the tolerances.
                         """,
                     requestBody: requestBody("EncodeRequest"),
-                    responses: [("200", jsonResponse("The latents.", schemaRef("EncodeResponse")))]
+                    responses: [("200", response("The latents.", content: [
+                        ("application/json", obj(["schema": schemaRef("EncodeResponse")])), eventStream,
+                    ]))]
                         + posts.map(statusResponse),
                     secured: true),
             ]),
