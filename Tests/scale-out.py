@@ -246,7 +246,8 @@ def test_event_stream(work):
             r.start()
         haproxy = HAProxy(os.path.join(ROOT, "deploy/haproxy/haproxy.cfg"), replicas, open(os.path.join(work, "haproxy.log"), "a"))
         c = http.client.HTTPConnection("127.0.0.1", haproxy.front, timeout=60)
-        body = json.dumps({"n": 50, "seed": 1, "sampler": "euler_maruyama", "steps": 4000})
+        # About ten seconds of work in a debug build.
+        body = json.dumps({"n": 50, "seed": 1, "sampler": "euler_maruyama", "steps": 10000})
         started = time.monotonic()
         c.request("POST", "/v1/models/moons-vp/sample", body=body,
                   headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
@@ -255,20 +256,27 @@ def test_event_stream(work):
             fail(f"event stream through HAProxy: {r.status} {r.getheader('Content-Type')}")
         first = None
         text = b""
+        arrivals = []
         while True:
             line = r.readline()
             if not line:
                 break
             text += line
+            if line.startswith(b"event: "):
+                arrivals.append(time.monotonic() - started)
             if first is None and line.startswith(b"event: progress"):
                 first = time.monotonic() - started
         ended = time.monotonic() - started
+        gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+        if gaps and max(gaps) > 2.5:
+            fail(f"event stream through HAProxy: {max(gaps):.2f} s between two events (at least one every 2 s)")
         c.close()
         if first is None or b"event: result" not in text:
             fail(f"event stream through HAProxy: no progress or no result in {text[:300]!r}")
         if ended - first < 0.5:
             fail(f"event stream through HAProxy: first progress at {first:.2f} s, end at {ended:.2f} s: buffered")
-        say(f"event stream through HAProxy: first progress event after {first:.2f} s, result after {ended:.2f} s (unbuffered)")
+        say(f"event stream through HAProxy: {len(arrivals)} events, the first progress after {first:.2f} s, the result "
+            f"after {ended:.2f} s, at most {max(gaps or [0]):.2f} s apart (unbuffered)")
     except Failed as e:
         fail(f"event stream: {e}")
     finally:

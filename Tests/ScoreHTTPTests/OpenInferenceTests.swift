@@ -141,6 +141,11 @@ struct OpenInferenceTests {
             // A deadline that passes mid-work (the protocol's timeout, in µs): 504 in the protocol's shape.
             let late = try await s.post(Self.infer, #"{"inputs":[],"parameters":{"n":2000,"steps":1000,"timeout":1000}}"#)
             #expect(late.status == 504 && late.object?.string("error")?.contains("deadline") == true, "\(late.status) \(late.text)")
+            // Paths and methods the router does not know, under /v2: the protocol's shape too.
+            let noRoute = try await s.get("/v2/models/gmm-vp/versions/1/nope")
+            #expect(noRoute.status == 404 && noRoute.object?.string("error")?.contains("no route") == true)
+            let method = try await s.get(Self.infer)
+            #expect(method.status == 405 && method.object?.string("error") != nil)
             let missing = try await s.post("/v2/models/nope/infer", #"{"inputs":[]}"#)
             #expect(missing.status == 404 && missing.object?.string("error") == "no model named 'nope'")
         }

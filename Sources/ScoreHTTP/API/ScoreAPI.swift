@@ -119,10 +119,16 @@ public final class ScoreAPI: HTTPHandler {
             r.parameters = parameters
             route(r, responder)
         case .notFound:
-            responder.respond(APIError.noRoute(request.path).response)
+            responder.respond(Self.shaped(APIError.noRoute(request.path), for: request))
         case .methodNotAllowed(_, let allowed):
-            responder.respond(APIError.methodNotAllowed(request.method, request.path, allowed: allowed).response)
+            responder.respond(Self.shaped(APIError.methodNotAllowed(request.method, request.path, allowed: allowed), for: request))
         }
+    }
+
+    /// An error in the shape of the request's protocol: `{"error": "…"}` under `/v2`,
+    /// `/v1`'s `{"error": {"code", "message"}}` elsewhere.
+    static func shaped(_ error: APIError, for request: HTTPRequest) -> HTTPResponse {
+        request.path == "/v2" || request.path.hasPrefix("/v2/") ? error.v2Response : error.response
     }
 
     /// Answers the transport's refusal (a body over the limit) like any request: it is
@@ -130,7 +136,7 @@ public final class ScoreAPI: HTTPHandler {
     public func refuse(_ request: HTTPRequest, _ refusal: HTTPRefusal, _ responder: HTTPResponder) {
         let route = router.match(method: request.method, path: request.path).pattern
         recorder.watch(request, route: route ?? "unmatched", responder)
-        responder.respond(refusalResponse(refusal))
+        responder.respond(Self.shaped(APIError(refusal), for: request))
     }
 
     /// A refusal in the API's error shape (413 `payload_too_large`, 503 `unavailable`).
