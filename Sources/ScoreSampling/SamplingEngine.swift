@@ -204,6 +204,7 @@ public final class SamplingEngine: Sendable {
         case .lockstep:
             size = chunkRows(n, limit: costLimit, group: group)
         }
+        let width = scheduler.width
         return PreparedJob(chunks: (n + size - 1) / size, body: { chunk, control throws(SamplingError) in
             let first = chunk * size, rows = Swift.min(size, n - first)
             let state = ChunkState(network: model.network, rows: rows, table: table?.value, stats: control.stats)
@@ -215,7 +216,7 @@ public final class SamplingEngine: Sendable {
             let ll = UnsafeMutablePointer<Double>.allocate(capacity: rows)
             defer { ll.deallocate() }
             try sampler.run(SampleChunk(state: state, first: first, seed: plan.seed, offset: plan.offset,
-                                        control: control, logLikelihood: ll))
+                                        control: control, logLikelihood: ll, parallelism: width))
             try state.checkFinite(state.x, firstSample: first, what: "sample")
             if sampler.returnsLogLikelihood {
                 for r in 0..<rows {

@@ -108,6 +108,26 @@ struct ReproducibilityTests {
         }
     }
 
+    /// The langevin corrector's rows run in parallel sub-chunks between its couplings,
+    /// cut by the network's row groups only: the bits cannot depend on the threads.
+    @Test("langevin on 1, 2 and 3 threads: the same bits (parallel sub-chunks, one fixed-order reduction)", arguments: [1, 70])
+    func langevinThreads(_ n: Int) throws {
+        // A trained mlp (rows in groups) and the analytic mixture (random weights diverge
+        // under langevin; so does a vp grid of few steps, where α = 1 − β_i < 0).
+        let moons = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Models/moons-vp")
+        for model in [try ScoreModel.load(directory: moons.path), try Self.models()[1]] {
+            var o = SampleOptions(); o.n = n; o.seed = 5; o.steps = 40; o.sampler = "pc"; o["corrector"] = "langevin"
+            o["corrector_steps"] = .integer(2)
+            let runs = try [1, 2, 3].map { try SamplingEngine(threads: $0).sampleNow(model, o) }
+            let finite = runs[0].samples.allSatisfy { $0.isFinite }
+            #expect(finite)
+            for r in runs.dropFirst() {
+                #expect(r.samples.map(\.bitPattern) == runs[0].samples.map(\.bitPattern), "\(model.name) n = \(n)")
+                #expect(r.nfe == runs[0].nfe && r.nfe.allSatisfy { $0 == 40 * 3 })
+            }
+        }
+    }
+
     @Test("a cancelled 1,000,000-step job stops within a step per chunk")
     func cancellation() throws {
         let engine = SamplingEngine(threads: 2, chunkSize: 4)

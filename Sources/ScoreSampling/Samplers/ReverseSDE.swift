@@ -74,8 +74,10 @@ struct ReverseSDE: Sendable {
     }
 
     /// Runs the chunk's rows from x(T) (in `state.x`) to eps; the result is left in
-    /// `state.x` (or the last step's mean with `denoise`) in model space.
+    /// `state.x` (or the last step's mean with `denoise`) in model space. The `langevin`
+    /// corrector couples every row of the request (`runCoupled`).
     func run(_ chunk: SampleChunk) throws(SamplingError) {
+        if corrector == .langevin { return try runCoupled(chunk) }
         let state = chunk.state
         let d = state.dimension, rows = state.rows, n = steps
         let index = chunk.index
@@ -85,8 +87,11 @@ struct ReverseSDE: Sendable {
             try chunk.control.check()
             let t = linspaceTime(k, steps: n, T: sde.T, eps: eps)
             for r in 0..<rows { state.times[r] = t }
+            let s = snr * sde.marginalStd(t)
+            let epsilon = 2 * alpha(t) * s * s
             for j in 0..<correctorSteps {
-                correct(state, t: t, step: k, substep: j, seed: chunk.seed, index: index)
+                state.evaluate(state.x, count: rows, gridStep: k)
+                applyCorrector(state, epsilon: epsilon, step: k, substep: j, seed: chunk.seed, index: index)
             }
             predict(state, t: t, step: k, seed: chunk.seed, index: index)
         }
@@ -98,7 +103,7 @@ struct ReverseSDE: Sendable {
 
     /// α of score_sde's Langevin correctors: 1 − β_i for vp/subvp (and the schedule's
     /// step β for vp_discrete), 1 for ve.
-    private func alpha(_ t: Double) -> Double {
+    func alpha(_ t: Double) -> Double {
         switch sde.kind {
         case .vp, .subvp: 1 - sde.discreteBeta(sde.discreteIndex(t, steps: steps), steps: steps)
         case .vpDiscrete: 1 - sde.scheduleStepBeta(t, stepSize: stepSize)
@@ -106,32 +111,11 @@ struct ReverseSDE: Sendable {
         }
     }
 
-    /// One Langevin corrector step: x_mean = x + ε s, x = x_mean + √(2ε) z.
-    private func correct(_ state: ChunkState, t: Double, step: Int, substep: Int, seed: UInt64, index: (Int) -> UInt64) {
+    /// One Langevin corrector step on the scores in `state.score`: x_mean = x + ε s,
+    /// x = x_mean + √(2ε) z.
+    func applyCorrector(_ state: ChunkState, epsilon: Double, step: Int, substep: Int, seed: UInt64,
+                        index: (Int) -> UInt64) {
         let d = state.dimension, rows = state.rows
-        state.evaluate(state.x, count: rows, gridStep: step)
-        let a = alpha(t)
-        var epsilon = 0.0
-        if corrector == .langevin {
-            // score_sde: norms averaged over all of the request's samples (this chunk
-            // holds all of them); a zero score norm means no move.
-            var gradNorm = 0.0, noiseNorm = 0.0
-            for r in 0..<rows {
-                var g = 0.0
-                for j in 0..<d { let s = Double(state.score[r * d + j]); g += s * s }
-                gradNorm += g.squareRoot()
-                Noise.normal(NoiseKey(seed: seed, index: index(r), step: UInt32(step), stream: .corrector(substep)),
-                             into: state.noise)
-                noiseNorm += state.noise.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            }
-            gradNorm /= Double(rows)
-            noiseNorm /= Double(rows)
-            let ratio = gradNorm > 0 ? snr * noiseNorm / gradNorm : 0
-            epsilon = 2 * a * ratio * ratio
-        } else {
-            let s = snr * sde.marginalStd(t)
-            epsilon = 2 * a * s * s
-        }
         let noiseScale = (2 * epsilon).squareRoot()
         for r in 0..<rows {
             Noise.normal(NoiseKey(seed: seed, index: index(r), step: UInt32(step), stream: .corrector(substep)),
@@ -146,7 +130,7 @@ struct ReverseSDE: Sendable {
     }
 
     /// One predictor step; leaves the noise-free mean in `state.mean`.
-    private func predict(_ state: ChunkState, t: Double, step: Int, seed: UInt64, index: (Int) -> UInt64) {
+    func predict(_ state: ChunkState, t: Double, step: Int, seed: UInt64, index: (Int) -> UInt64) {
         let d = state.dimension, rows = state.rows
         state.evaluate(state.x, count: rows, gridStep: step)
         // Every predictor is x_mean = xScale·(x + driftScale·x + scoreScale·s), x = x_mean + noise·z.

@@ -98,6 +98,9 @@ struct SampleChunk {
     /// One log-likelihood per row (nats, model space: the engine adds the data
     /// scaler's Jacobian), written when the sampler returns them.
     let logLikelihood: UnsafeMutablePointer<Double>
+    /// Threads a `.wholeRequest` chunk may use for its rows (the engine's width); the
+    /// answer never depends on it.
+    var parallelism = 1
 
     /// The global sample index of chunk row `r`.
     func index(_ r: Int) -> UInt64 { offset + UInt64(first + r) }
