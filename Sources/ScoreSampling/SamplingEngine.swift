@@ -30,6 +30,8 @@ public final class SamplingEngine: Sendable {
     static let maxTableSteps = 5_000
     /// Largest precomputed conditioning per job.
     static let maxTableBytes = 32 << 20
+    /// Time tables kept across jobs (see `TimeTableCache`).
+    let timeTables = TimeTableCache(capacity: 64 << 20)
     /// Row evaluations per chunk for jobs with a shared time table (8 rows × 1000 steps).
     static let chunkEvaluations = 8_000
     /// FLOPs per chunk at most (~20–40 ms on one core; 16 rows × 1000 steps of the 2-D
@@ -183,7 +185,7 @@ public final class SamplingEngine: Sendable {
         let table = sampler.sharedTimeGrid.flatMap { grid -> SharedTimeTable? in
             guard grid.count <= Self.maxTableSteps,
                   let bytes = model.network.timeTableBytes(steps: grid.count), bytes <= Self.maxTableBytes else { return nil }
-            return SharedTimeTable(network: model.network, grid: grid, maxBytes: Self.maxTableBytes)
+            return timeTables.table(model.network, grid: grid, bytes: bytes, maxBytes: Self.maxTableBytes)
         }
         let evaluations = sampler.evaluationsPerSample
         // At least a batch of rows, where the network evaluates a batch faster than its rows alone.
