@@ -62,6 +62,8 @@ private func queue(_ response: HTTPResponse, _ state: RequestState, _ server: HT
         state.lock.lock()
         state.stream = stream
         state.lock.unlock()
+        server.streaming(state, stream)
+        if server.stopping.load(ordering: .relaxed) { stream.finish() }
         let reader = Unmanaged.passRetained(StreamReader(stream: stream, state: state, server: server)).toOpaque()
         made = smhd_response_from_callback(4096, readStream, reader, { cls in
             if let cls { Unmanaged<StreamReader>.fromOpaque(cls).release() }
@@ -244,6 +246,7 @@ func requestCompleted(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePoint
     state.closed = true
     if let id = state.watchID { server.watcher.remove(id) }
     server.forget(state)
+    if state.stream != nil { server.streaming(state, nil) }
     let responder = state.responder
     state.lock.unlock()
     if code != .REQUEST_TERMINATED_COMPLETED_OK { responder?.disconnect.fire() }

@@ -12,6 +12,10 @@ public final class HTTPServer: Sendable {
     let deadlines: ReceiveDeadlines?
     /// Requests waiting for their answer with the connection suspended.
     private let suspended = Mutex<[ObjectIdentifier: RequestState]>([:])
+    /// The bodies being streamed (suspended or sending), so `stop` can end them all.
+    private let streams = Mutex<[ObjectIdentifier: HTTPStream]>([:])
+    /// Set by `stop`: a stream that runs dry ends instead of waiting.
+    let stopping = Atomic<Bool>(false)
     /// The daemon pointer. @unchecked Sendable: libmicrohttpd's daemon calls used here
     /// (quiesce, stop, info) are thread-safe, and the pointer is only replaced under the mutex.
     private struct Daemon: @unchecked Sendable { let pointer: OpaquePointer }
@@ -108,6 +112,9 @@ public final class HTTPServer: Sendable {
     }
 
     func remember(_ state: RequestState) { suspended.withLock { $0[ObjectIdentifier(state)] = state } }
+    func streaming(_ state: RequestState, _ stream: HTTPStream?) {
+        streams.withLock { $0[ObjectIdentifier(state)] = stream }
+    }
     func forget(_ state: RequestState) { _ = suspended.withLock { $0.removeValue(forKey: ObjectIdentifier(state)) } }
 
     /// Stops the daemon. Requests still waiting for an answer are treated as
@@ -117,8 +124,12 @@ public final class HTTPServer: Sendable {
     public func stop(wait: Double = 2) {
         // Before libmicrohttpd closes its sockets: their numbers are reused at once.
         deadlines?.stop()
+        stopping.store(true, ordering: .relaxed)
         let waiting = suspended.withLock { Array($0.values) }
         for state in waiting { state.responder?.disconnect.fire() }
+        // Streams that are sending right now: their jobs are cancelled too, and every
+        // stream ends once what it holds is sent.
+        for stream in streams.withLock({ Array($0.values) }) { stream.finish() }
         let deadline = DispatchTime.now() + .milliseconds(Int(wait * 1000))
         while suspended.withLock({ !$0.isEmpty }) && DispatchTime.now() < deadline { usleep(10_000) }
         for state in suspended.withLock({ Array($0.values) }) {

@@ -6,7 +6,9 @@ import Synchronization
 /// nothing is waiting the connection is suspended, so an idle stream costs no thread.
 public final class HTTPStream: Sendable {
     private struct State {
+        /// Written and not yet sent: `pending[sent...]`.
         var pending: [UInt8] = []
+        var sent = 0
         var finished = false
         /// Called once when something arrives for a transport waiting on an empty stream.
         var waiting: (@Sendable () -> Void)?
@@ -53,10 +55,12 @@ public final class HTTPStream: Sendable {
     func read(into buffer: UnsafeMutableRawPointer, max: Int, suspend: () -> Void,
               wake: @escaping @Sendable () -> Void) -> Read {
         state.withLock { s in
-            if !s.pending.isEmpty {
-                let n = Swift.min(max, s.pending.count)
-                s.pending.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: n) }
-                s.pending.removeFirst(n)
+            if s.sent < s.pending.count {
+                let n = Swift.min(max, s.pending.count - s.sent), from = s.sent
+                s.pending.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + from, byteCount: n) }
+                s.sent += n
+                // Drop what was sent once it is all sent (no shifting of a large event per read).
+                if s.sent == s.pending.count { s.pending.removeAll(keepingCapacity: true); s.sent = 0 }
                 return .bytes(n)
             }
             if s.finished { return .end }

@@ -138,6 +138,18 @@ struct OpenInferenceTests {
                 let r = try await s.request("POST", Self.infer, headers: [("Content-Type", type)], body: Array("{}".utf8))
                 #expect(r.status == 415 && r.object?.string("error")?.contains("application/octet-stream") == true, "\(type)")
             }
+            // Shapes a client controls: an overflowing product hidden by a later 0, a huge
+            // count with no data, a NaN in binary data: 400s, never a trap or a huge allocation.
+            let twos = Array(repeating: "2", count: 63).joined(separator: ",")
+            let hidden = try await s.post(Self.infer, #"{"inputs":[{"name":"latents","datatype":"FP32","shape":[1,"# + twos + #",0],"data":[]}]}"#)
+            #expect(hidden.status == 400 && hidden.text.contains("more than"), "\(hidden.text)")
+            let empty = try await s.post(Self.infer, #"{"parameters":{"task":"score"},"inputs":[{"name":"x","datatype":"FP32","shape":[100000,2],"data":[]}]}"#)
+            #expect(empty.status == 400 && empty.text.contains("holds 0 elements"), "\(empty.text)")
+            let (nanHeaders, nanBody) = Self.binary(#"""
+                {"parameters":{"task":"score"},"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}},{"name":"t","shape":[1],"datatype":"FP64","data":[0.5]}]}
+                """#, Self.bytes([Float.nan, 0]))
+            let nan = try await s.request("POST", Self.infer, headers: nanHeaders, body: nanBody)
+            #expect(nan.status == 400 && nan.text.contains("finite"), "\(nan.text)")
             // A deadline that passes mid-work (the protocol's timeout, in µs): 504 in the protocol's shape.
             let late = try await s.post(Self.infer, #"{"inputs":[],"parameters":{"n":2000,"steps":1000,"timeout":1000}}"#)
             #expect(late.status == 504 && late.object?.string("error")?.contains("deadline") == true, "\(late.status) \(late.text)")

@@ -38,7 +38,10 @@ public struct SafeTensors: Sendable {
     public let tensors: [TensorInfo]
     /// The free-form `__metadata__` string map.
     public let metadata: [String: String]
+    /// The whole file (not a copy of its data section: loading a large file keeps one
+    /// buffer); tensor offsets count from `dataStart`.
     private let data: [UInt8]
+    private let dataStart: Int
     private let index: [String: Int]
 
     /// Reads and validates a file, straight into one buffer (no second copy of a large
@@ -124,7 +127,8 @@ public struct SafeTensors: Sendable {
 
         self.tensors = infos.sorted { $0.name < $1.name }
         self.metadata = metadata
-        self.data = Array(bytes[headerEnd...])
+        self.data = bytes
+        self.dataStart = headerEnd
         var index: [String: Int] = [:]
         for (i, t) in tensors.enumerated() { index[t.name] = i }
         self.index = index
@@ -186,7 +190,7 @@ public struct SafeTensors: Sendable {
     /// disk) as Float32: F16 and BF16 widen exactly, F64 rounds to nearest.
     public func floats(_ name: String) throws(SafeTensorsError) -> [Float] {
         guard let info = info(name) else { throw .missingTensor(name) }
-        let count = info.elementCount, start = info.offsets.lowerBound
+        let count = info.elementCount, start = dataStart + info.offsets.lowerBound
         func convert(_ body: (UnsafeRawBufferPointer, Int) -> Float) -> [Float] {
             [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                 data.withUnsafeBytes { raw in

@@ -66,6 +66,7 @@ public struct NCSNppConfig: Sendable, Equatable {
         func flag(_ key: String, _ d: Bool) throws(ModelLoadError) -> Bool { try r.bool(key, default: d) }
         let nf = try r.int("nf", default: 128, atLeast: 1)!
         guard let chMult = try r.ints("ch_mult", default: [1, 2, 2, 2]) else { throw r.fail("ch_mult", "expected an array of integers, got null") }
+        guard chMult.count <= 16 else { throw r.fail("ch_mult", "\(chMult.count) levels: at most 16") }
         let blocks = try r.int("num_res_blocks", default: 4, atLeast: 1)!
         let attn = try r.value("attn_resolutions").map { value throws(ModelLoadError) -> [Int] in
             guard case .array(let items) = value else { throw r.fail("attn_resolutions", "expected an array of integers") }
@@ -106,6 +107,7 @@ public struct NCSNppConfig: Sendable, Equatable {
             throw r.fail("sigma_max", "expected 0 < sigma_min < sigma_max")
         }
         let numScales = try r.int("num_scales", default: 1000, atLeast: 1)!
+        guard numScales <= 1_000_000 else { throw r.fail("num_scales", "\(numScales): at most 1000000 (score_sde's configs use 1000 and 2000)") }
         try r.rejectUnknown("ncsnpp network")
 
         // What score_sde's own modules cannot run: layerspp.Upsample fails unless it has fir

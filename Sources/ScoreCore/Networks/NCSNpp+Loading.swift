@@ -11,10 +11,10 @@ extension UNet2D {
         }
         if config.scaleBySigma && config.embedding == .positional {
             // ncsnpp.py indexes its sigmas table by ⌊input⌋: 999·t, or σ(t) on VE.
-            let top = sde.kind == .ve ? Int(sde.marginalStd(1)) : 999
-            guard top < config.numScales else {
+            let top = sde.kind == .ve ? sde.marginalStd(1).rounded(.down) : 999
+            guard top < Double(config.numScales) else {
                 throw ModelLoadError(file: path, subject: "network.num_scales",
-                                     "\(config.numScales): scale_by_sigma with the positional embedding indexes score_sde's sigmas table at up to \(top), past its end")
+                                     "\(config.numScales): scale_by_sigma with the positional embedding indexes score_sde's sigmas table at ⌊input⌋ up to \(top), past its end")
             }
         }
         var builder = try ProgramBuilder(file, path: path)
@@ -90,7 +90,7 @@ extension UNet2D {
                     inputPyramid = pyramidDownsample(inputPyramid)
                     let name = module()
                     let projected = try builder.conv(name + ".Conv_0", inputPyramid, outChannels: builder.shape(h).c, kernel: 1)
-                    h = config.progressiveCombine == .cat ? builder.concat(projected, h)
+                    h = config.progressiveCombine == .cat ? try builder.concat(projected, h)
                         : try builder.add(projected, h, context: name)
                 case .residual:
                     inputPyramid = try downsample(inputPyramid, outChannels: builder.shape(h).c)
@@ -106,7 +106,7 @@ extension UNet2D {
             var pyramid: Int?
             for level in (0..<levels).reversed() {
                 for _ in 0...config.numResBlocks {
-                    h = try resnet(builder.concat(h, hs.removeLast()), outChannels: nf * config.chMult[level])
+                    h = try resnet(try builder.concat(h, hs.removeLast()), outChannels: nf * config.chMult[level])
                 }
                 if config.attnResolutions.contains(resolutions[level]) { h = try attention(h) }
                 switch config.progressive {

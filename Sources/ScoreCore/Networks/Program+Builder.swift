@@ -153,7 +153,9 @@ struct ProgramBuilder {
     /// by 2 more (a 3×3 kernel's) and leaves the decimation to a stride-2 convolution.
     mutating func fir(_ input: Int, taps: [Double], up: Bool, beforeStridedConv: Bool = false) -> Int {
         let s = shape(input), k = taps.count, p = k - 2 + (beforeStridedConv ? 2 : 0)
-        let pad = up ? ((p + 1) / 2 + 1, p / 2) : ((p + 1) / 2, p / 2)
+        // Python's // rounds down: a one-tap kernel (p = −1) crops by one.
+        func half(_ v: Int) -> Int { v >= 0 ? v / 2 : -((1 - v) / 2) }
+        let pad = up ? (half(p + 1) + 1, half(p)) : (half(p + 1), half(p))
         let factor = up ? 2 : 1, decimate = up || beforeStridedConv ? 1 : 2
         let oh = FIR.outputSize(s.h, kernel: k, up: factor, down: decimate, pad: pad)
         let ow = FIR.outputSize(s.w, kernel: k, up: factor, down: decimate, pad: pad)
@@ -191,9 +193,11 @@ struct ProgramBuilder {
     }
 
     /// Channels of `a`, then of `b`.
-    mutating func concat(_ a: Int, _ b: Int) -> Int {
+    mutating func concat(_ a: Int, _ b: Int) throws(ModelLoadError) -> Int {
         let sa = shape(a), sb = shape(b)
-        precondition(sa.h == sb.h && sa.w == sb.w)
+        guard sa.h == sb.h && sa.w == sb.w else {
+            throw ModelLoadError(file: dict.path, "joins a \(sa.h)×\(sa.w) value with a \(sb.h)×\(sb.w) one: the reference implementation fails on this model")
+        }
         let out = value(sa.c + sb.c, sa.h, sa.w)
         program.ops.append(.concat(a, b, output: out))
         return out

@@ -96,7 +96,7 @@ extension UNet2D {
                 let channels = reversed[i], prefix = "up_blocks.\(i)", last = i == config.upBlocks.count - 1
                 for j in 0...config.layersPerBlock {
                     let skip = skips.removeLast(), c = builder.shape(h).c, k = builder.shape(skip).c
-                    let joined = builder.concat(h, skip)
+                    let joined = try builder.concat(h, skip)
                     // AttnSkipUpBlock2D computes min(in + skip // 4, 32), as written.
                     let first = block.skip ? (block.attention ? Swift.min(c + k / 4, 32) : quarter(c + k)) : config.normNumGroups!
                     h = try resnet("\(prefix).resnets.\(j)", joined, outChannels: channels,

@@ -104,7 +104,8 @@ extension ScoreAPI {
             headerLength = n
         }
         let maxPoints = configuration.limits.fields.maxPoints
-        let body = try InferenceRequest.parse(request.body, headerLength: headerLength, maxElements: maxPoints * d)
+        let (elements, over) = maxPoints.multipliedReportingOverflow(by: d)
+        let body = try InferenceRequest.parse(request.body, headerLength: headerLength, maxElements: over ? .max : elements)
 
         // The task, then every parameter by the task's request-field table.
         var task = ScoreSampling.Operation.sample
@@ -145,8 +146,9 @@ extension ScoreAPI {
             }
             do throws(SamplingError) {
                 if tensor.perPoint {
+                    // The element count is the shape's (checked, without overflow, when read).
                     guard input.shape.count >= 2, input.shape[0] >= 1,
-                          Array(input.shape.dropFirst()) == shape || input.shape.dropFirst().reduce(1, *) == d && input.shape.count == 2 else {
+                          Array(input.shape.dropFirst()) == shape || (input.shape.count == 2 && input.shape[1] == d) else {
                         throw SamplingError.invalidArgument(field: input.name, message: "shape \(input.shape) must be [n] + \(shape) or [n, \(d)]")
                     }
                     guard input.shape[0] <= maxPoints else {

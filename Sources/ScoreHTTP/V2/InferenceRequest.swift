@@ -118,16 +118,19 @@ struct InferenceRequest: Sendable {
         }
         guard datatype.isNumeric else { throw .invalid(field: label, "datatype \(typeName) is not numeric") }
         guard case .array(let dims)? = o["shape"] else { throw .invalid(field: label, "needs a shape (an array of integers)") }
-        var shape: [Int] = [], count = 1
+        var shape: [Int] = [], count = 1, overflow = false
         for d in dims {
             guard case .integer(let n) = d, n >= 0, n <= Int64(maxElements) else {
                 throw .invalid(field: label, "shape must hold non-negative integers up to \(maxElements)")
             }
             shape.append(Int(n))
-            count = count.multipliedReportingOverflow(by: Int(n)).overflow ? Int.max : count * Int(n)
+            let (product, over) = count.multipliedReportingOverflow(by: Int(n))
+            overflow = overflow || over
+            count = product
         }
-        guard count <= maxElements else {
-            throw .invalid(field: label, "holds \(count) elements; at most \(maxElements) here")
+        // A zero later in the shape must not hide an earlier overflow.
+        guard !overflow, count <= maxElements else {
+            throw .invalid(field: label, "shape \(shape) holds more than the \(maxElements) elements allowed here")
         }
         var binarySize: Int?
         if case .object(let p)? = o["parameters"] {
@@ -151,11 +154,16 @@ struct InferenceRequest: Sendable {
             }
             let values = datatype.decode(body[offset..<(offset + size)], count: count)
             offset += size
+            // JSON cannot carry NaN or infinities; binary data can, and they are no input.
+            if let i = values.firstIndex(where: { !$0.isFinite }) {
+                throw .invalid(field: label, "element \(i) is \(values[i]) (inputs must be finite)")
+            }
             return Input(name: name, shape: shape, datatype: datatype, values: values)
         }
         guard let data = o["data"] else { throw .invalid(field: label, "needs data or parameters.binary_data_size") }
         var values: [Double] = [], seen = 0
-        values.reserveCapacity(count)
+        // At most what the body can hold (two bytes per number), whatever the shape claims.
+        values.reserveCapacity(Swift.min(count, body.count / 2))
         guard flatten(data, into: &values, seen: &seen, limit: count) else {
             throw .invalid(field: label, "data must hold numbers (flat or nested)")
         }
