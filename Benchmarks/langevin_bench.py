@@ -61,25 +61,11 @@ def child_pytorch(model_dir, threads):
     """score_sde's pc_sampler loop (EulerMaruyamaPredictor + LangevinCorrector) on the mlp."""
     import math
     import torch
-    from safetensors.torch import load_file
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from mlp_torch import load_score
     torch.set_num_threads(threads)
-    w = load_file(os.path.join(model_dir, "model.safetensors"))
+    score = load_score(model_dir)
     b0, b1 = 0.1, 20.0
-
-    def std(t):
-        log_mean = -0.25 * t ** 2 * (b1 - b0) - 0.5 * t * b0
-        return torch.sqrt(1 - torch.exp(2 * log_mean))
-
-    def score(x, t):
-        proj = 2 * math.pi * t[:, None] * w["embed.0.W"][None, :]
-        e = torch.nn.functional.silu(torch.nn.functional.linear(torch.cat([proj.sin(), proj.cos()], 1),
-                                                                w["embed.1.weight"], w["embed.1.bias"]))
-        h = torch.nn.functional.linear(x, w["proj_in.weight"], w["proj_in.bias"])
-        for i in range(L):
-            u = torch.nn.functional.silu(h + torch.nn.functional.linear(e, w[f"blocks.{i}.temb.weight"], w[f"blocks.{i}.temb.bias"]))
-            h = h + torch.nn.functional.linear(u, w[f"blocks.{i}.dense.weight"], w[f"blocks.{i}.dense.bias"])
-        out = torch.nn.functional.linear(torch.nn.functional.silu(h), w["proj_out.weight"], w["proj_out.bias"])
-        return out / std(t)[:, None]
 
     torch.manual_seed(SEED)
     eps = 1e-3
