@@ -12,6 +12,9 @@ public final class HTTPStream: Sendable {
         var finished = false
         /// Called once when something arrives for a transport waiting on an empty stream.
         var waiting: (@Sendable () -> Void)?
+        /// Told how the stream ended (the handler's outcome), once.
+        var watchers: [@Sendable (HTTPResponse?) -> Void] = []
+        var outcome: HTTPResponse?
     }
     private let state = Mutex(State())
 
@@ -28,15 +31,29 @@ public final class HTTPStream: Sendable {
         wake?()
     }
 
-    /// Ends the body once what was written is sent; later calls are ignored.
-    public func finish() {
-        let wake = state.withLock { s -> (@Sendable () -> Void)? in
-            guard !s.finished else { return nil }
+    /// Ends the body once what was written is sent; later calls are ignored. `outcome`
+    /// is what the stream amounted to (its status, and the error it reports), for
+    /// observers of the answer (`onFinish`).
+    public func finish(outcome: HTTPResponse? = nil) {
+        let (wake, watchers) = state.withLock { s -> ((@Sendable () -> Void)?, [@Sendable (HTTPResponse?) -> Void]) in
+            guard !s.finished else { return (nil, []) }
             s.finished = true
-            defer { s.waiting = nil }
-            return s.waiting
+            s.outcome = outcome
+            defer { s.waiting = nil; s.watchers = [] }
+            return (s.waiting, s.watchers)
         }
         wake?()
+        for watch in watchers { watch(outcome) }
+    }
+
+    /// Runs `watcher` with the stream's outcome when it finishes (at once if it has).
+    public func onFinish(_ watcher: @escaping @Sendable (HTTPResponse?) -> Void) {
+        let done = state.withLock { s -> HTTPResponse?? in
+            if s.finished { return .some(s.outcome) }
+            s.watchers.append(watcher)
+            return .none
+        }
+        if let done { watcher(done) }
     }
 
     public var isFinished: Bool { state.withLock { $0.finished } }

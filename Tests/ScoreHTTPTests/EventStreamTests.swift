@@ -68,6 +68,9 @@ struct EventStreamTests {
             #expect(late.status == 200 && last?.0 == "error")
             guard case .object(let o)? = last?.1, case .object(let error)? = o["error"] else { Issue.record("no error JSON"); return }
             #expect(error.string("code") == "deadline_exceeded")
+            // The metrics count a stream as what it amounted to, when it ends: the failed one as its 504.
+            let metrics = try await s.get("/metrics").text
+            #expect(metrics.contains(#"scoreserve_http_requests_total{route="/v1/models/{name}/sample",method="POST",code="504"} 1"#), "\(metrics)")
             let bad = try await onThread { try s.client.post("/v1/models/gmm-vp/sample", #"{"n":0}"#, headers: Self.accept) }
             #expect(bad.status == 400 && bad.header("content-type") == "application/json")
         }

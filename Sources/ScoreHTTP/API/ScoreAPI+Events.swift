@@ -45,7 +45,7 @@ extension ScoreAPI {
             case .success(let value):
                 final = answer(value, Answer.elapsedMs(since: submitted, now: DispatchTime.now().uptimeNanoseconds))
             }
-            ticker.finish(with: Self.event(final.status == 200 ? "result" : "error", final.body))
+            ticker.finish(with: Self.event(final.status == 200 ? "result" : "error", final.body), outcome: final)
         }
     }
 
@@ -91,12 +91,13 @@ final class EventTicker: @unchecked Sendable {
         stream.write(ScoreAPI.event("progress", Array(text.utf8)))
     }
 
-    /// Stops the ticks, writes `event` and ends the stream.
-    func finish(with event: [UInt8]) {
+    /// Stops the ticks, writes `event` and ends the stream with `outcome` (the plain
+    /// answer the stream stands for, for the request's metrics and log line).
+    func finish(with event: [UInt8], outcome: HTTPResponse) {
         queue.async { [self] in
             timer.cancel()
             stream.write(event)
-            stream.finish()
+            stream.finish(outcome: outcome)
         }
     }
 }

@@ -25,7 +25,12 @@ struct RequestRecorder: Sendable {
             // Counted when the client leaves, not when its cancelled work answers later.
             if outcome.leave() { metrics.reject(reason: ErrorStatus.cancelledRejection) }
         }
-        responder.onAnswer { [metrics, logger] response in
+        responder.onAnswer { [metrics, logger] answered in
+            // A streamed answer counts when its stream ends, as what it amounted to.
+            guard let stream = answered.stream else { return record(answered) }
+            stream.onFinish { outcome in record(outcome ?? answered) }
+        }
+        @Sendable func record(_ response: HTTPResponse) {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             metrics.requestFinished()
             if outcome.answer(), let reason = (response.error as? APIError)?.kind.rejection {
