@@ -23,6 +23,7 @@ Usage: Tests/scale-out.py [--only shards,job,restart,stream]   (SCORESERVE_BIN: 
 default .build/debug/scoreserve; PYTHON with PyYAML for the job test.)
 """
 import concurrent.futures
+import contextlib
 import json
 import os
 import re
@@ -163,18 +164,33 @@ def haproxy_config(work, retry_503):
     return edited
 
 
-def test_rolling_restart(work, retry_503, rounds=3, at_least=13000):
+@contextlib.contextmanager
+def balanced(work, config, label, lame_duck="2"):
+    """Two started replicas behind HAProxy with `config`: (replicas, haproxy); a failure
+    inside fails the run under `label`; both are stopped on the way out."""
     if not shutil.which("haproxy"):
         fail("haproxy is not installed (make test installs it)")
-    label = "retrying 503s" if retry_503 else "not retrying 503s"
     log = open(os.path.join(work, "replicas.log"), "a")
-    lame_duck = os.environ.get("SCALE_OUT_LAME_DUCK_SECONDS", "2")  # four check intervals
     replicas = [Replica(free_port(), log, lame_duck), Replica(free_port(), log, lame_duck)]
     haproxy = None
     try:
         for r in replicas:
             r.start()
-        haproxy = HAProxy(haproxy_config(work, retry_503), replicas, open(os.path.join(work, "haproxy.log"), "a"))
+        haproxy = HAProxy(config, replicas, open(os.path.join(work, "haproxy.log"), "a"))
+        yield replicas, haproxy
+    except Failed as e:
+        fail(f"{label}: {e}")
+    finally:
+        if haproxy is not None:
+            haproxy.stop()
+        for r in replicas:
+            r.kill()
+
+
+def test_rolling_restart(work, retry_503, rounds=3, at_least=13000):
+    label = "retrying 503s" if retry_503 else "not retrying 503s"
+    lame_duck = os.environ.get("SCALE_OUT_LAME_DUCK_SECONDS", "2")  # four check intervals
+    with balanced(work, haproxy_config(work, retry_503), label, lame_duck) as (replicas, haproxy):
         answers, lock, done = {}, threading.Lock(), threading.Event()
         next_seed = iter(range(1, 10**9))
         started = time.monotonic()
@@ -225,26 +241,13 @@ def test_rolling_restart(work, retry_503, rounds=3, at_least=13000):
                 fail(f"seed {seed}: the answer through HAProxy differs from the single-process answer")
         say(f"rolling restarts, HAProxy {label}: {total} requests in {elapsed:.1f} s while the replicas restarted "
             f"{len(restarts)} times: all 200, each answered once, equal to the single-process answers checked")
-    except Failed as e:
-        fail(f"{label}: {e}")
-    finally:
-        if haproxy is not None:
-            haproxy.stop()
-        for r in replicas:
-            r.kill()
 
 
 def test_event_stream(work):
     """Through HAProxy (deploy/haproxy/haproxy.cfg as shipped), an event stream arrives as
     it is written: the first progress event comes well before the result, not all at once."""
     import http.client
-    log = open(os.path.join(work, "replicas.log"), "a")
-    replicas = [Replica(free_port(), log), Replica(free_port(), log)]
-    haproxy = None
-    try:
-        for r in replicas:
-            r.start()
-        haproxy = HAProxy(os.path.join(ROOT, "deploy/haproxy/haproxy.cfg"), replicas, open(os.path.join(work, "haproxy.log"), "a"))
+    with balanced(work, os.path.join(ROOT, "deploy/haproxy/haproxy.cfg"), "event stream") as (_, haproxy):
         c = http.client.HTTPConnection("127.0.0.1", haproxy.front, timeout=60)
         # About ten seconds of work in a debug build.
         body = json.dumps({"n": 50, "seed": 1, "sampler": "euler_maruyama", "steps": 10000})
@@ -277,13 +280,6 @@ def test_event_stream(work):
             fail(f"event stream through HAProxy: first progress at {first:.2f} s, end at {ended:.2f} s: buffered")
         say(f"event stream through HAProxy: {len(arrivals)} events, the first progress after {first:.2f} s, the result "
             f"after {ended:.2f} s, at most {max(gaps or [0]):.2f} s apart (unbuffered)")
-    except Failed as e:
-        fail(f"event stream: {e}")
-    finally:
-        if haproxy is not None:
-            haproxy.stop()
-        for r in replicas:
-            r.kill()
 
 
 def main():
