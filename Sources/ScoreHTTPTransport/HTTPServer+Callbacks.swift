@@ -24,8 +24,6 @@ final class RequestState: @unchecked Sendable {
     var inCallback = false
     /// The libmicrohttpd connection, valid until `closed`.
     var connection: OpaquePointer?
-    /// The body being streamed, once a streaming answer is queued.
-    var stream: HTTPStream?
 
     init(method: String, path: String, headers: [String: String], id: String) {
         self.method = method
@@ -59,9 +57,6 @@ private func queue(_ response: HTTPResponse, _ state: RequestState, _ server: HT
                    on connection: OpaquePointer?) -> MHD_Result {
     let made: OpaquePointer?
     if let stream = response.stream {
-        state.lock.lock()
-        state.stream = stream
-        state.lock.unlock()
         server.streaming(state, stream)
         if server.stopping.load(ordering: .relaxed) { stream.finish() }
         let reader = Unmanaged.passRetained(StreamReader(stream: stream, state: state, server: server)).toOpaque()
@@ -246,7 +241,7 @@ func requestCompleted(_ cls: UnsafeMutableRawPointer?, _ connection: OpaquePoint
     state.closed = true
     if let id = state.watchID { server.watcher.remove(id) }
     server.forget(state)
-    if state.stream != nil { server.streaming(state, nil) }
+    server.streaming(state, nil)
     let responder = state.responder
     state.lock.unlock()
     if code != .REQUEST_TERMINATED_COMPLETED_OK { responder?.disconnect.fire() }

@@ -14,7 +14,7 @@ public final class HTTPServer: Sendable {
     private let suspended = Mutex<[ObjectIdentifier: RequestState]>([:])
     /// The bodies being streamed (suspended or sending), so `stop` can end them all.
     private let streams = Mutex<[ObjectIdentifier: HTTPStream]>([:])
-    /// Set by `stop`: a stream that runs dry ends instead of waiting.
+    /// Set by `stop`: a stream queued from then on is finished at once.
     let stopping = Atomic<Bool>(false)
     /// The daemon pointer. @unchecked Sendable: libmicrohttpd's daemon calls used here
     /// (quiesce, stop, info) are thread-safe, and the pointer is only replaced under the mutex.
@@ -133,13 +133,9 @@ public final class HTTPServer: Sendable {
         let deadline = DispatchTime.now() + .milliseconds(Int(wait * 1000))
         while suspended.withLock({ !$0.isEmpty }) && DispatchTime.now() < deadline { usleep(10_000) }
         for state in suspended.withLock({ Array($0.values) }) {
-            // Through the responder the handler got, so its observers see the answer; a
-            // stream already answered ends (which resumes its connection).
+            // Through the responder the handler got, so its observers see the answer
+            // (streams were finished above, or when queued after `stopping` was set).
             state.responder?.respond(handler.refusalResponse(.stopping))
-            state.lock.lock()
-            let stream = state.stream
-            state.lock.unlock()
-            stream?.finish()
         }
         while suspended.withLock({ !$0.isEmpty }) { usleep(1_000) }
         let d = daemon.withLock { d -> Daemon? in defer { d = nil }; return d }

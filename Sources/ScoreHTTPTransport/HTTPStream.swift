@@ -56,8 +56,6 @@ public final class HTTPStream: Sendable {
         if let done { watcher(done) }
     }
 
-    public var isFinished: Bool { state.withLock { $0.finished } }
-
     /// What the transport's reader gets.
     enum Read {
         case bytes(Int)

@@ -35,10 +35,11 @@ public struct NCSNppConfig: Sendable, Equatable {
     /// output when `scale_by_sigma` meets the positional embedding.
     public let sigmaMin: Double, sigmaMax: Double, numScales: Int
 
-    /// score_sde's `utils.get_sigmas`: exp(linspace(ln σ_max, ln σ_min, num_scales)).
-    public var sigmaTable: [Double] {
+    /// Entry `i` of score_sde's `utils.get_sigmas`: exp(linspace(ln σ_max, ln σ_min,
+    /// num_scales))[i].
+    public func sigma(at i: Int) -> Double {
         let a = Foundation.log(sigmaMax), b = Foundation.log(sigmaMin), n = numScales
-        return (0..<n).map { i in Foundation.exp(n == 1 ? a : (i == n - 1 ? b : a + Double(i) * (b - a) / Double(n - 1))) }
+        return Foundation.exp(n == 1 ? a : (i == n - 1 ? b : a + Double(i) * (b - a) / Double(n - 1)))
     }
 
     /// The keys a config must have (sigma_min, sigma_max and num_scales default to

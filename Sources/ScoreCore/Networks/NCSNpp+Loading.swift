@@ -44,7 +44,7 @@ extension UNet2D {
         }
 
         /// min(C/4, 32), as every GroupNorm of ncsnpp computes its groups.
-        func groups(_ channels: Int) -> Int { Swift.min(channels / 4, 32) }
+        func groups(_ channels: Int) -> Int { ProgramBuilder.quarterGroups(channels) }
 
         var residualScale: Double { config.skipRescale ? 1 / 2.0.squareRoot() : 1 }
 
@@ -82,7 +82,7 @@ extension UNet2D {
                     hs.append(h)
                 }
                 guard level != levels - 1 else { continue }
-                h = config.resblockType == .ddpm ? try downsample(hs.last!, outChannels: nil)
+                h = config.resblockType == .ddpm ? downsample(hs.last!)
                     : try resnet(hs.last!, outChannels: builder.shape(hs.last!).c, resample: .down)
                 switch config.progressiveInput {
                 case .none: break
@@ -139,7 +139,7 @@ extension UNet2D {
             try builder.finish(output: h, network: "ncsnpp")
         }
 
-        enum Resample { case none, up, down }
+        typealias Resample = ProgramBuilder.Resample
 
         /// ResnetBlockBigGANpp (`resample` up or down by FIR or naively, `Conv_2` 1×1 when
         /// the channels change or it resamples) or ResnetBlockDDPMpp (`NIN_0` when the
@@ -194,14 +194,20 @@ extension UNet2D {
                                          rescale: config.skipRescale ? 2.0.squareRoot() : 1, nin: true)
         }
 
-        /// layerspp.Downsample, a module of its own: with a conv (`resamp_with_conv`, or the
-        /// input pyramid's `residual`), FIR pad then a stride-2 `Conv2d_0`, or pad (0, 1)
-        /// then a stride-2 `Conv_0`; without, FIR `downsample_2d` or 2×2 mean.
-        /// `outChannels` nil: its own channels and `resamp_with_conv` decides the conv.
-        mutating func downsample(_ input: Int, outChannels: Int?) throws(ModelLoadError) -> Int {
+        /// A ddpm block's layerspp.Downsample, a module of its own, in the one form score_sde
+        /// can run with it (fir, no conv: `NCSNppConfig` refuses the others): FIR
+        /// `downsample_2d`; the module has no tensors.
+        mutating func downsample(_ input: Int) -> Int {
+            index += 1
+            precondition(config.fir && !config.resampWithConv, "refused by NCSNppConfig.parse")
+            return pyramidDownsample(input)
+        }
+
+        /// The input pyramid's `residual` layerspp.Downsample (a module of its own, with a
+        /// conv to `outChannels`): FIR pad then a stride-2 `Conv2d_0`, or pad (0, 1) then a
+        /// stride-2 `Conv_0`.
+        mutating func downsample(_ input: Int, outChannels out: Int) throws(ModelLoadError) -> Int {
             let name = module()
-            guard outChannels != nil || config.resampWithConv else { return pyramidDownsample(input) }
-            let out = outChannels ?? builder.shape(input).c
             if config.fir {
                 let padded = builder.fir(input, taps: config.firKernel, up: false, beforeStridedConv: true)
                 return try builder.conv("\(name).Conv2d_0", padded, outChannels: out, kernel: 3, stride: 2,

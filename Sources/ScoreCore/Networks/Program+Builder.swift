@@ -18,7 +18,7 @@ struct ProgramBuilder {
         // At most 16/9 of the file's values (Winograd's 3×3 kernels) plus FIR kernels:
         // reserved once, so the array never reallocates (a copy of it at its largest would
         // double the peak while loading); pages not written are never resident.
-        let values = file.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let values = file.tensors.reduce(0) { $0 + $1.elementCount }
         storage.reserveCapacity(2 * values + (1 << 16))
     }
 
@@ -32,7 +32,6 @@ struct ProgramBuilder {
     /// `[in × out]`; the GEMMs read `[out × in]`).
     mutating func transposed(_ name: String, rows: Int, cols: Int) throws(ModelLoadError) -> Int {
         let v = try values(name, [rows, cols]), offset = storage.count
-        storage.reserveCapacity(storage.count + v.count)
         for c in 0..<cols { for r in 0..<rows { storage.append(v[r * cols + c]) } }
         return offset
     }
@@ -50,6 +49,13 @@ struct ProgramBuilder {
     }
 
     func shape(_ id: Int) -> (c: Int, h: Int, w: Int) { program.shapes[id] }
+
+    /// How the U-Nets resample inside a resnet block (both paths alike).
+    enum Resample { case none, up, down }
+
+    /// min(C/4, 32): the GroupNorm groups NCSN++ uses throughout (score_sde's blocks,
+    /// diffusers' skip blocks).
+    static func quarterGroups(_ channels: Int) -> Int { Swift.min(channels / 4, 32) }
 
     func groupsCheck(_ channels: Int, _ groups: Int, _ name: String) throws(ModelLoadError) {
         guard groups >= 1, channels % groups == 0 else {

@@ -26,7 +26,7 @@ extension UNet2D {
         /// The skip blocks' output_scale_factor (their default; UNet2DModel passes none).
         static let skipScale = 2.0.squareRoot()
 
-        enum Resample { case none, up, down }
+        typealias Resample = ProgramBuilder.Resample
 
         mutating func build() throws(ModelLoadError) {
             let c0 = config.blockOutChannels[0], e = config.timeEmbeddingDim
@@ -129,7 +129,7 @@ extension UNet2D {
         }
 
         /// min(C/4, 32): the skip blocks' GroupNorm groups.
-        func quarter(_ channels: Int) -> Int { Swift.min(channels / 4, 32) }
+        func quarter(_ channels: Int) -> Int { ProgramBuilder.quarterGroups(channels) }
 
         /// ResnetBlock2D: conv2(silu(norm2(conv1(r(silu(norm1(x)))) + proj(silu(emb))))) plus
         /// the shortcut of r(x), over `output_scale_factor`, where r is the FIR resampling

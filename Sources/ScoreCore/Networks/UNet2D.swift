@@ -34,8 +34,6 @@ public final class UNet2D: ImageNetwork {
     let program: Program
     /// Score layouts for 1 … `batch` images; the JVP's for one image.
     let scoreLayouts: [Layout], jvpLayout: Layout
-    /// score_sde's `sigmas` table (`positional` with `scale_by_sigma` only).
-    let sigmaTable: [Double]
     /// Images evaluated together, op by op. Four keep the values of the widest network
     /// here (ddpm-cifar10-32) at about 40 MB and its per-op weights (≤ 9 MB) in cache
     /// between the images.
@@ -46,10 +44,8 @@ public final class UNet2D: ImageNetwork {
         case .diffusers(_, let prediction):
             precondition((sde.kind == .vpDiscrete) == (prediction != nil) && (sde.kind == .vpDiscrete || sde.kind == .ve),
                          "unet2d runs on a vp_discrete SDE with a prediction, or on a ve SDE without")
-            sigmaTable = []
-        case .scoreSDE(let config):
+        case .scoreSDE:
             precondition([.vp, .subvp, .ve].contains(sde.kind), "ncsnpp runs on the vp, subvp or ve SDE")
-            sigmaTable = config.scaleBySigma && config.embedding == .positional ? config.sigmaTable : []
         }
         self.sde = sde
         self.kind = kind
@@ -164,7 +160,8 @@ public final class UNet2D: ImageNetwork {
             if config.scaleBySigma {
                 // ncsnpp.py's used_sigmas: the input itself (Fourier), else its sigmas table at ⌊τ⌋.
                 let tau = timestep(t)
-                a /= config.embedding == .fourier ? tau : sigmaTable[Swift.min(Int(tau), sigmaTable.count - 1)]
+                // ⌊τ⌋ < num_scales: checked at load.
+                a /= config.embedding == .fourier ? tau : config.sigma(at: Int(tau))
             }
             if sde.kind != .ve { a /= -sde.marginalStd(t) }
             return (Float(a), 0)

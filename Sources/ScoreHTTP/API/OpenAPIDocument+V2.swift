@@ -5,12 +5,6 @@ import ScoreSampling
 /// schemas, from the same tables the routes follow (`InferenceTensors`, the request-field
 /// tables, the error table).
 extension OpenAPIBuilder {
-    /// The error answers of the V2 routes (the same statuses as `/v1`'s).
-    private var v2Posts: [ErrorStatus] {
-        [.invalidArgument, .notFound, .payloadTooLarge, .unsupportedMediaType, .nonFinite, .overloaded, .unavailable,
-         .deadlineExceeded]
-    }
-
     /// An error of the V2 routes: `{"error": "…"}`.
     private func v2Error(_ row: ErrorStatus) -> (String, JSONValue) {
         (String(row.status), response(row.description, content: [("application/json", obj([
@@ -116,7 +110,7 @@ extension OpenAPIBuilder {
                             "description": str("With binary outputs: the length of the JSON part."),
                             "schema": obj(["type": str("integer"), "minimum": int(0)]),
                         ]))]))],
-                    errors: v2Posts, secured: true),
+                    errors: postErrors, secured: true),
             ])))
         }
         return paths

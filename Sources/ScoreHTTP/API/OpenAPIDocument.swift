@@ -159,6 +159,12 @@ struct OpenAPIBuilder {
         return .object(all)
     }
 
+    /// The error answers of every inference POST (`/v1` and `/v2`).
+    var postErrors: [ErrorStatus] {
+        [.invalidArgument, .notFound, .payloadTooLarge, .unsupportedMediaType, .nonFinite, .overloaded, .unavailable,
+         .deadlineExceeded]
+    }
+
     /// The event-stream answer of the long operations (`Accept: text/event-stream`).
     var eventStream: (String, JSONValue) {
         ("text/event-stream", obj(["schema": obj([
@@ -175,8 +181,7 @@ struct OpenAPIBuilder {
 
     func v1Paths() -> JSONValue {
         let name = obj(["$ref": str("#/components/parameters/ModelName")])
-        let posts: [ErrorStatus] = [.invalidArgument, .notFound, .payloadTooLarge, .unsupportedMediaType,
-                                    .nonFinite, .overloaded, .unavailable, .deadlineExceeded]
+        let posts = postErrors
         return obj([
             "/healthz": obj(["get": operation(
                 id: "getHealth", tag: "service", summary: "Liveness",

@@ -77,7 +77,7 @@ extension ScoreAPI {
                 """)
         }
         if wantsEvents(request) {
-            try run(plan, request, responder, timeoutMs: timeout(values)) { [self] s, elapsed in
+            try streamJob(plan, responder: responder, timeoutMs: timeout(values)) { [self] s, elapsed in
                 metrics.addSamples(s.nfe.count)
                 return json(.object(Answer.sample(s, model: model, elapsedMs: elapsed)))
             }
