@@ -182,9 +182,8 @@ public final class SamplingEngine: Sendable {
         // computed once for the job, by its first chunk on a worker (never on the
         // caller's thread, which may be the HTTP server's), and shared by its chunks; a
         // job cancelled before it runs never builds it.
-        let table = sampler.sharedTimeGrid.flatMap { grid -> SharedTimeTable? in
-            guard grid.count <= Self.maxTableSteps,
-                  let bytes = model.network.timeTableBytes(steps: grid.count), bytes <= Self.maxTableBytes else { return nil }
+        let table = sampler.sharedTimeGrid(maxSteps: Self.maxTableSteps).flatMap { grid -> SharedTimeTable? in
+            guard let bytes = model.network.timeTableBytes(steps: grid.count), bytes <= Self.maxTableBytes else { return nil }
             return timeTables.table(model.network, grid: grid, bytes: bytes, maxBytes: Self.maxTableBytes)
         }
         let evaluations = sampler.evaluationsPerSample

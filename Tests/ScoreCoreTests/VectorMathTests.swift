@@ -27,6 +27,39 @@ import ScoreCore
         #expect(VectorMath.exp(0) == 1)
     }
 
+    @Test("sinCos matches libm to a few Float64 ulp over |x| ≤ 10⁴, every quadrant and sign")
+    func sinCosAccuracy() {
+        var worst = 0.0
+        for i in 0..<200_000 {
+            // Dense near 0 (small features), then out to 10⁴ rad (2π·t·W with large W).
+            let u = Double(i) / 200_000
+            for x in [u * 8, -u * 8, u * u * 10_000, -u * u * 10_000, Double.pi / 4 * Double(i % 17)] {
+                let (s, c) = VectorMath.sinCos(x)
+                worst = max(worst, abs(s - Foundation.sin(x)), abs(c - Foundation.cos(x)))
+            }
+        }
+        #expect(worst <= 1e-15, "worst absolute error \(worst)")
+        #expect(VectorMath.sinCos(0) == (0, 1))
+        let (s, c) = VectorMath.sinCos(1e-300)
+        #expect(s == 1e-300 && c == 1)
+    }
+
+    @Test("fourierFeatures: [sin, cos] of the scaled frequencies, rounded to Float")
+    func fourierFeatures() {
+        let w: [Float] = [0.5, -3.25, 17, 1e-4, 250]
+        var out = [Float](repeating: .nan, count: 2 * w.count)
+        let scale = 2 * Double.pi * 0.731
+        w.withUnsafeBufferPointer { wp in
+            out.withUnsafeMutableBufferPointer {
+                VectorMath.fourierFeatures(scale: scale, frequencies: wp.baseAddress!, count: w.count, into: $0.baseAddress!)
+            }
+        }
+        for j in w.indices {
+            #expect(out[j] == Float(Foundation.sin(scale * Double(w[j]))), "sin at \(j)")
+            #expect(out[w.count + j] == Float(Foundation.cos(scale * Double(w[j]))), "cos at \(j)")
+        }
+    }
+
     @Test("silu and its derivative over a row (vector body and remainder)")
     func silu() {
         let n = 37  // not a multiple of any SIMD width: the vectorised body and its remainder loop

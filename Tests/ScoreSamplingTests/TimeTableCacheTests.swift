@@ -29,6 +29,22 @@ struct TimeTableCacheTests {
         #expect(cache.table(network, grid: a + [0.0005], bytes: 300, maxBytes: 1 << 20) !== big)
     }
 
+    @Test("a grid longer than the engine's table limit is not built at all")
+    func longGridNotBuilt() throws {
+        let model = try ScoreModel.load(directory: Self.moons.path)
+        var o = SampleOptions(); o.n = 1; o.sampler = "euler_maruyama"
+        o.steps = SamplingEngine.maxTableSteps
+        let grid = try SamplePlan(model, o).sampler.sharedTimeGrid(maxSteps: SamplingEngine.maxTableSteps)
+        #expect(grid?.count == SamplingEngine.maxTableSteps)
+        #expect(grid?.first == model.sde.T)
+        #expect(zip(grid ?? [], (grid ?? []).dropFirst()).allSatisfy { $0 > $1 && $1 >= model.sde.samplingEps })
+        // One step more (up to 10⁶ per request): nil, with no grid of times made to find that out.
+        o.steps = SamplingEngine.maxTableSteps + 1
+        #expect(try SamplePlan(model, o).sampler.sharedTimeGrid(maxSteps: SamplingEngine.maxTableSteps) == nil)
+        o.sampler = "ode"; o.steps = nil
+        #expect(try SamplePlan(model, o).sampler.sharedTimeGrid(maxSteps: .max) == nil)
+    }
+
     @Test("a request answers the same bits with its time table cached as with a fresh one")
     func sameBits() throws {
         let model = try ScoreModel.load(directory: Self.moons.path)

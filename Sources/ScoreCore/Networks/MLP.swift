@@ -133,12 +133,8 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
     /// φ(t) = [sin(2π t W), cos(2π t W)] into `row` ([E]); the argument in Float64 keeps
     /// sin/cos accurate for large frequencies.
     private func fourierFeatures(_ t: Double, into row: UnsafeMutablePointer<Float>) {
-        let half = embedDim / 2, twoPiT = 2 * Double.pi * t
-        for j in 0..<half {
-            let arg = twoPiT * Double(weights[fourier + j])
-            row[j] = Float(Foundation.sin(arg))
-            row[half + j] = Float(Foundation.cos(arg))
-        }
+        VectorMath.fourierFeatures(scale: 2 * Double.pi * t, frequencies: UnsafePointer(weights) + fourier,
+                                   count: embedDim / 2, into: row)
     }
 
     /// The blocks' time projections of `count` Fourier rows `phi` ([count × E], room for

@@ -154,11 +154,7 @@ public final class ScoreNet: ImageNetwork {
         let e = embedDim, half = e / 2
         // Time embedding and all seven dense shifts (one matrix-vector product).
         let e0 = scratch.floats(at: o.e0), emb = scratch.floats(at: o.e), dense = scratch.floats(at: o.dense)
-        for j in 0..<half {
-            let arg = 2 * Double.pi * t * Double(w[at.fourier + j])
-            e0[j] = Float(Foundation.sin(arg))
-            e0[half + j] = Float(Foundation.cos(arg))
-        }
+        VectorMath.fourierFeatures(scale: 2 * Double.pi * t, frequencies: w + at.fourier, count: half, into: e0)
         emb.update(from: w + at.embedBias, count: e)
         BLAS.sgemm(transA: false, transB: true, m: 1, n: e, k: e, alpha: 1, a: e0, lda: e,
                    b: w + at.embedWeight, ldb: e, beta: 1, c: emb, ldc: e)

@@ -309,12 +309,8 @@ public final class UNet2D: ImageNetwork {
         switch program.time.features {
         case .fourier:
             // GaussianFourierProjection(log: true) in Float64: [sin, cos] of 2π·W_j·ln τ.
-            let frequencies = w + program.time.fourier, logTau = Foundation.log(timestep)
-            for j in 0..<half {
-                let arg = logTau * Double(frequencies[j]) * 2 * Double.pi
-                input[j] = Float(Foundation.sin(arg))
-                input[half + j] = Float(Foundation.cos(arg))
-            }
+            VectorMath.fourierFeatures(scale: Foundation.log(timestep) * 2 * Double.pi,
+                                       frequencies: w + program.time.fourier, count: half, into: input)
         case .positional(let flip, let shift):
             // get_timestep_embedding in Float64: [sin, cos] (or [cos, sin]) of τ·e^{−ln(10⁴)·j/(half − shift)}.
             let denominator = Double(half) - shift

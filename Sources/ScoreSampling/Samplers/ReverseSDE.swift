@@ -175,6 +175,6 @@ protocol ReverseSDESampler: Sampler {
 
 extension ReverseSDESampler {
     var evaluationsPerSample: Int { process.evaluationsPerSample }
-    var sharedTimeGrid: [Double]? { process.grid }
+    func sharedTimeGrid(maxSteps: Int) -> [Double]? { process.steps <= maxSteps ? process.grid : nil }
     func run(_ chunk: SampleChunk) throws(SamplingError) { try process.run(chunk) }
 }

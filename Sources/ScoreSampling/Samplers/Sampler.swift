@@ -31,8 +31,9 @@ protocol Sampler: Sendable {
     /// Tangents (JVPs) per evaluation, 0 without a divergence.
     var tangentsPerEvaluation: Int { get }
     /// The times at which every row is evaluated, when they are the same for all rows
-    /// (the engine then precomputes the network's time conditioning once per job).
-    var sharedTimeGrid: [Double]? { get }
+    /// and there are at most `maxSteps` of them (the engine then precomputes the
+    /// network's time conditioning once per job); nil otherwise, without building them.
+    func sharedTimeGrid(maxSteps: Int) -> [Double]?
     /// How rows may be grouped into chunks.
     var chunking: SamplerChunking { get }
     /// Whether `run` writes a log-likelihood per row.
@@ -48,7 +49,7 @@ extension Sampler {
     static var fieldConditions: [String: String] { [:] }
     static var defaultSteps: Int { 1000 }
     var tangentsPerEvaluation: Int { 0 }
-    var sharedTimeGrid: [Double]? { nil }
+    func sharedTimeGrid(maxSteps: Int) -> [Double]? { nil }
     var chunking: SamplerChunking { .lockstep }
     var returnsLogLikelihood: Bool { false }
 }
