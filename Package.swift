@@ -1,6 +1,12 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+#if arch(x86_64)
+let kernelFlags = ["-O", "-target-cpu", "haswell"]
+#else
+let kernelFlags = ["-O"]
+#endif
+
 let package = Package(
     name: "ScoreServe",
     platforms: [.macOS(.v14)],
@@ -27,8 +33,12 @@ let package = Package(
 
         // JSON values parsed by jansson, and a strict encoder.
         .target(name: "ScoreJSON", dependencies: ["CJansson"]),
+        // Our own GEMM kernels (PackedLinear): optimised with FMA in every build, debug
+        // included, since unoptimised SIMD code is a hundred times slower; on x86-64 that
+        // means AVX2 + FMA (Haswell, 2013, and later; every x86-64-v3 machine).
+        .target(name: "ScoreKernels", swiftSettings: [.unsafeFlags(kernelFlags)]),
         // Tensors, kernels, RNG, model files, SDEs and score networks.
-        .target(name: "ScoreCore", dependencies: ["COpenBLAS", "CZlib", "ScoreJSON"]),
+        .target(name: "ScoreCore", dependencies: ["COpenBLAS", "CZlib", "ScoreJSON", "ScoreKernels"]),
 
         // Samplers, ODE solvers, likelihoods and the Dispatch scheduler; no HTTP.
         .target(name: "ScoreSampling", dependencies: ["ScoreCore"]),
@@ -55,6 +65,7 @@ let package = Package(
 
         .testTarget(name: "CLibraryTests", dependencies: ["CJansson", "CMicroHTTPD", "COpenBLAS"]),
         .testTarget(name: "ScoreJSONTests", dependencies: ["ScoreJSON"]),
+        .testTarget(name: "ScoreKernelsTests", dependencies: ["ScoreKernels"]),
         .testTarget(name: "ScoreCoreTests", dependencies: ["ScoreCore", "ScoreJSON"]),
         .testTarget(name: "ScoreSamplingTests", dependencies: ["ScoreSampling", "ScoreCore"]),
         .testTarget(name: "ScoreTrainingTests", dependencies: ["ScoreTraining", "ScoreCore", "ScoreSampling"]),

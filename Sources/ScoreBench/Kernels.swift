@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import ScoreCore
 import ScoreJSON
+import ScoreKernels
 import ScoreSampling
 
 /// Single-thread timings (fastest of many calls) of the hot kernels, each also expressed relative to an `sgemm`
@@ -23,6 +24,24 @@ public enum Kernels {
         return fastest {
             c.withUnsafeMutableBufferPointer { cp in
                 BLAS.linear(m: 256, n: 128, k: 128, a: a, weight: w, beta: 0, c: cp.baseAddress!)
+            }
+        }
+    }
+
+    /// The reference's product through `PackedLinear` (the MLP's GEMMs): a relative
+    /// figure below 1 is faster than OpenBLAS.
+    public static func gemm() -> [Timing] {
+        let reference = referenceMicroseconds(), packed = packedLinearMicroseconds()
+        return [Timing(name: "packed-linear-256x128x128", microseconds: packed, relative: packed / reference)]
+    }
+
+    static func packedLinearMicroseconds() -> Double {
+        let a = [Float](repeating: 0.01, count: 256 * 128), w = [Float](repeating: 0.02, count: 128 * 128)
+        var c = [Float](repeating: 0, count: 256 * 128)
+        let layer = w.withUnsafeBufferPointer { PackedLinear(weight: $0.baseAddress!, outputs: 128, inputs: 128) }
+        return fastest {
+            c.withUnsafeMutableBufferPointer { cp in
+                a.withUnsafeBufferPointer { layer.apply(rows: 256, a: $0.baseAddress!, lda: 128, c: cp.baseAddress!, ldc: 128) }
             }
         }
     }

@@ -22,6 +22,7 @@ extension Bench {
             let model = try ScoreModel.load(directory: models + "/" + name)
             timings += try Kernels.run(model: model).map { ("\(name)/\($0.name)", $0) }
         }
+        timings += Kernels.gemm().map { ($0.name, $0) }
         timings += try Kernels.json().map { ($0.name, $0) }
         do {
             for (key, k) in timings {

@@ -1,5 +1,6 @@
 import Foundation
 import ScoreJSON
+import ScoreKernels
 
 /// The residual MLP of the model format, with a Gaussian Fourier time embedding:
 ///
@@ -34,6 +35,13 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
     private var denseB: Int { layout.denseB }
     private var outW: Int { layout.outW }
     private var outB: Int { layout.outB }
+    /// Every weight matrix packed for `PackedLinear` (a copy of `weights`' matrices).
+    private let packed: Packed
+
+    private struct Packed {
+        let embed: PackedLinear, projIn: PackedLinear, projOut: PackedLinear
+        let temb: [PackedLinear], dense: [PackedLinear]
+    }
 
     /// The tensors of one network, as PyTorch names them.
     public struct Tensors {
@@ -84,8 +92,16 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         self.layout = layout
         dimension = layout.dimension; hidden = layout.hidden; blocks = layout.blocks; embedDim = layout.embedDim
         parameterCount = layout.count
-        weights = .allocate(capacity: Swift.max(layout.count, 1))
-        p.withUnsafeBufferPointer { weights.update(from: $0.baseAddress!, count: p.count) }
+        let all = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(layout.count, 1))
+        p.withUnsafeBufferPointer { all.update(from: $0.baseAddress!, count: p.count) }
+        weights = all
+        let (d, h, e, w) = (layout.dimension, layout.hidden, layout.embedDim, UnsafePointer(all))
+        packed = Packed(
+            embed: PackedLinear(weight: w + layout.embedW, outputs: e, inputs: e),
+            projIn: PackedLinear(weight: w + layout.inW, outputs: h, inputs: d),
+            projOut: PackedLinear(weight: w + layout.outW, outputs: d, inputs: h),
+            temb: (0..<layout.blocks).map { PackedLinear(weight: w + layout.tembW + $0 * h * e, outputs: h, inputs: e) },
+            dense: (0..<layout.blocks).map { PackedLinear(weight: w + layout.denseW + $0 * h * h, outputs: h, inputs: h) })
     }
 
     deinit { weights.deallocate() }
@@ -148,13 +164,12 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         (phi + count * e).update(repeating: 0, count: (sp - count) * e)
         // e = silu(φ W1ᵀ + b1)
         Elementwise.broadcastRows(w + embedB, rows: sp, columns: e, into: emb)
-        BLAS.linearGrouped(m: sp, n: e, k: e, a: phi, weight: w + embedW, beta: 1, c: emb)
+        packed.embed.apply(rows: count, a: phi, lda: e, c: emb, ldc: e)
         VectorMath.siluInPlace(emb, count: sp * e)
         // All blocks' time projections, one block's weights at a time.
         Elementwise.broadcastRows(w + tembB, rows: sp, columns: l * h, into: temb)
         for i in 0..<l {
-            BLAS.linearGrouped(m: sp, n: h, k: e, a: emb, weight: w + tembW + i * h * e, beta: 1,
-                               c: temb + i * h, ldc: l * h)
+            packed.temb[i].apply(rows: count, a: emb, lda: e, c: temb + i * h, ldc: l * h)
         }
     }
 
@@ -248,7 +263,7 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         }
         // h = x Winᵀ + b_in
         Elementwise.broadcastRows(w + inB, rows: bp, columns: h, into: hs)
-        BLAS.linearGrouped(m: bp, n: h, k: d, a: xs, weight: w + inW, beta: 1, c: hs)
+        packed.projIn.apply(rows: b, a: xs, lda: d, c: hs, ldc: h)
         for i in 0..<l {
             let bias = w + denseB + i * h
             for r in 0..<bp {
@@ -261,7 +276,7 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
                     VectorMath.blockInput(h: hs + r * h, temb: tr, bias: bias, u: u + r * h, count: h)
                 }
             }
-            BLAS.linearGrouped(m: bp, n: h, k: h, a: u, weight: w + denseW + i * h * h, beta: 1, c: hs)
+            packed.dense[i].apply(rows: b, a: u, lda: h, c: hs, ldc: h)
         }
         if let siluDerivatives {
             VectorMath.silu(hs, into: u, derivative: siluDerivatives + l * bp * h, count: bp * h)
@@ -269,7 +284,7 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
             VectorMath.silu(hs, into: u, count: bp * h)
         }
         Elementwise.broadcastRows(w + outB, rows: bp, columns: d, into: out)
-        BLAS.linearGrouped(m: bp, n: d, k: h, a: u, weight: w + outW, beta: 1, c: out)
+        packed.projOut.apply(rows: b, a: u, lda: h, c: out, ldc: d)
         for r in 0..<b {
             let t = precomputed.map { $0.0.times[Int($0.1[r])] } ?? times![r]
             let inv = Float(1 / sde.marginalStd(t))
@@ -296,26 +311,27 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         let th = (scratch + o.th).assumingMemoryBound(to: Float.self)
         let tu = (scratch + o.tu).assumingMemoryBound(to: Float.self)
         let tout = (scratch + o.tout).assumingMemoryBound(to: Float.self)
-        let w = UnsafePointer(weights)
         let rows = b * p, tp = BLAS.paddedRows(rows)
 
         tx.update(from: v, count: rows * d)
         (tx + rows * d).update(repeating: 0, count: (tp - rows) * d)
         // h' = v W_inᵀ
-        BLAS.linearGrouped(m: tp, n: h, k: d, a: tx, weight: w + inW, beta: 0, c: th)
+        th.update(repeating: 0, count: rows * h)
+        packed.projIn.apply(rows: rows, a: tx, lda: d, c: th, ldc: h)
         for i in 0..<l {
             // u' = silu'(h + temb) ⊙ h'; h' += u' W_dᵀ
             for q in 0..<rows {
                 VectorMath.multiply(pre + (i * bp + q / p) * h, th + q * h, into: tu + q * h, count: h)
             }
             (tu + rows * h).update(repeating: 0, count: (tp - rows) * h)
-            BLAS.linearGrouped(m: tp, n: h, k: h, a: tu, weight: w + denseW + i * h * h, beta: 1, c: th)
+            packed.dense[i].apply(rows: rows, a: tu, lda: h, c: th, ldc: h)
         }
         for q in 0..<rows {
             VectorMath.multiply(pre + (l * bp + q / p) * h, th + q * h, into: tu + q * h, count: h)
         }
         (tu + rows * h).update(repeating: 0, count: (tp - rows) * h)
-        BLAS.linearGrouped(m: tp, n: d, k: h, a: tu, weight: w + outW, beta: 0, c: tout)
+        tout.update(repeating: 0, count: rows * d)
+        packed.projOut.apply(rows: rows, a: tu, lda: h, c: tout, ldc: d)
         for q in 0..<rows {
             let inv = Float(1 / sde.marginalStd(times[q / p]))
             for j in 0..<d { jv[q * d + j] = tout[q * d + j] * inv }
