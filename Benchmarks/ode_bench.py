@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(REPO, ".build", "bench-ode"))
+    ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -78,6 +79,7 @@ def main():
     ours_npy, theirs_npy = os.path.join(a.out, "scoreserve.json"), os.path.join(a.out, "torch.npy")
     print(f"probability-flow ODE, {N} samples of {os.path.basename(a.model)}, rtol = atol = {TOL}, t 1 -> {EPS}; "
           f"{a.repeats} repeats, interleaved")
+    report = {"workload": {"n": N, "tol": TOL, "eps": EPS, "model": os.path.basename(a.model)}, "threads": {}}
     for threads in [int(t) for t in a.threads.split(",")]:
         ours, theirs, calls, nfe = [], [], 0, 0.0
         for _ in range(a.repeats):
@@ -107,6 +109,13 @@ def main():
               f"torchdiffeq dopri5 {m_theirs:.2f} s ({min(theirs):.2f}-{max(theirs):.2f}), {calls} batch evaluations; "
               f"PyTorch/ScoreServe {m_theirs / m_ours:.2f} (per repeat {', '.join(f'{t / o:.2f}' for o, t in zip(ours, theirs))}); "
               f"|x - x_torch| median {np.median(diff):.1e}, max {diff.max():.1e}")
+        report["threads"][str(threads)] = {
+            "scoreserve_seconds": ours, "pytorch_seconds": theirs, "ratio": m_theirs / m_ours,
+            "ratios": [t / o for o, t in zip(ours, theirs)], "nfe_per_sample": nfe, "pytorch_calls": calls,
+            "median_abs_diff": float(np.median(diff)), "max_abs_diff": float(diff.max())}
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=1)
 
 
 if __name__ == "__main__":
