@@ -118,23 +118,22 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         var bytes = 0
     }
 
-    /// Scratch layout for `b` rows (padded to whole row groups) and, for JVPs,
-    /// `tangents` vectors per row.
+    /// Scratch layout for `b` rows and, for JVPs, `tangents` vectors per row (no
+    /// padding: `PackedLinear` takes any number of rows).
     private func layout(rows b: Int, tangents p: Int = 0) -> Layout {
-        let bp = BLAS.paddedRows(b)
         var s = ScratchLayout()
         var o = Layout()
-        o.x = s.reserve(Float.self, bp * dimension)
-        o.phi = s.reserve(Float.self, bp * embedDim)
-        o.e = s.reserve(Float.self, bp * embedDim)
-        o.temb = s.reserve(Float.self, bp * blocks * hidden)
-        o.slot = s.reserve(Int32.self, bp)
-        o.h = s.reserve(Float.self, bp * hidden)
-        o.u = s.reserve(Float.self, bp * hidden)
-        o.out = s.reserve(Float.self, bp * dimension)
+        o.x = s.reserve(Float.self, b * dimension)
+        o.phi = s.reserve(Float.self, b * embedDim)
+        o.e = s.reserve(Float.self, b * embedDim)
+        o.temb = s.reserve(Float.self, b * blocks * hidden)
+        o.slot = s.reserve(Int32.self, b)
+        o.h = s.reserve(Float.self, b * hidden)
+        o.u = s.reserve(Float.self, b * hidden)
+        o.out = s.reserve(Float.self, b * dimension)
         if p > 0 {
-            let tp = BLAS.paddedRows(b * p)
-            o.pre = s.reserve(Float.self, (blocks + 1) * bp * hidden)  // silu' at each silu's input
+            let tp = b * p
+            o.pre = s.reserve(Float.self, (blocks + 1) * b * hidden)  // silu' at each silu's input
             o.tx = s.reserve(Float.self, tp * dimension)
             o.th = s.reserve(Float.self, tp * hidden)
             o.tu = s.reserve(Float.self, tp * hidden)
@@ -153,21 +152,18 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
                                    count: embedDim / 2, into: row)
     }
 
-    /// The blocks' time projections of `count` Fourier rows `phi` ([count × E], room for
-    /// whole row groups): `temb` = [count × L·H], `emb` is scratch. Issued in row groups
-    /// like every GEMM, so a row's numbers do not depend on its neighbours.
+    /// The blocks' time projections of `count` Fourier rows `phi` ([count × E]):
+    /// `temb` = [count × L·H], `emb` is scratch ([count × E]).
     private func timeProjections(_ count: Int, phi: UnsafeMutablePointer<Float>, emb: UnsafeMutablePointer<Float>,
                                  into temb: UnsafeMutablePointer<Float>) {
         let (h, l, e) = (hidden, blocks, embedDim)
         let w = UnsafePointer(weights)
-        let sp = BLAS.paddedRows(count)
-        (phi + count * e).update(repeating: 0, count: (sp - count) * e)
         // e = silu(φ W1ᵀ + b1)
-        Elementwise.broadcastRows(w + embedB, rows: sp, columns: e, into: emb)
+        Elementwise.broadcastRows(w + embedB, rows: count, columns: e, into: emb)
         packed.embed.apply(rows: count, a: phi, lda: e, c: emb, ldc: e)
-        VectorMath.siluInPlace(emb, count: sp * e)
+        VectorMath.siluInPlace(emb, count: count * e)
         // All blocks' time projections, one block's weights at a time.
-        Elementwise.broadcastRows(w + tembB, rows: sp, columns: l * h, into: temb)
+        Elementwise.broadcastRows(w + tembB, rows: count, columns: l * h, into: temb)
         for i in 0..<l {
             packed.temb[i].apply(rows: count, a: emb, lda: e, c: temb + i * h, ldc: l * h)
         }
@@ -225,7 +221,6 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
                          layout o: Layout, scratch: UnsafeMutableRawPointer,
                          siluDerivatives: UnsafeMutablePointer<Float>?) {
         let (d, h, l, e) = (dimension, hidden, blocks, embedDim)
-        let bp = BLAS.paddedRows(b)
         let xs = (scratch + o.x).assumingMemoryBound(to: Float.self)
         let phi = (scratch + o.phi).assumingMemoryBound(to: Float.self)
         let emb = (scratch + o.e).assumingMemoryBound(to: Float.self)
@@ -235,9 +230,7 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         let out = (scratch + o.out).assumingMemoryBound(to: Float.self)
         let w = UnsafePointer(weights)
 
-        // Inputs, with padding rows zeroed.
         xs.update(from: x, count: b * d)
-        (xs + b * d).update(repeating: 0, count: (bp - b) * d)
 
         // Row r's time conditioning: a table row, or computed here once per run of equal
         // times (every row of a fixed-step sampler shares one).
@@ -262,16 +255,15 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
             tembRows = UnsafePointer(temb)
         }
         // h = x Winᵀ + b_in
-        Elementwise.broadcastRows(w + inB, rows: bp, columns: h, into: hs)
+        Elementwise.broadcastRows(w + inB, rows: b, columns: h, into: hs)
         packed.projIn.apply(rows: b, a: xs, lda: d, c: hs, ldc: h)
         for i in 0..<l {
             let bias = w + denseB + i * h
-            for r in 0..<bp {
-                // Padding rows' outputs are discarded: they borrow row 0's conditioning.
-                let tr = tembRows + Int(slot[r < b ? r : 0]) * l * h + i * h
+            for r in 0..<b {
+                let tr = tembRows + Int(slot[r]) * l * h + i * h
                 if let siluDerivatives {
                     VectorMath.blockInput(h: hs + r * h, temb: tr, bias: bias, u: u + r * h,
-                                          derivative: siluDerivatives + (i * bp + r) * h, count: h)
+                                          derivative: siluDerivatives + (i * b + r) * h, count: h)
                 } else {
                     VectorMath.blockInput(h: hs + r * h, temb: tr, bias: bias, u: u + r * h, count: h)
                 }
@@ -279,11 +271,11 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
             packed.dense[i].apply(rows: b, a: u, lda: h, c: hs, ldc: h)
         }
         if let siluDerivatives {
-            VectorMath.silu(hs, into: u, derivative: siluDerivatives + l * bp * h, count: bp * h)
+            VectorMath.silu(hs, into: u, derivative: siluDerivatives + l * b * h, count: b * h)
         } else {
-            VectorMath.silu(hs, into: u, count: bp * h)
+            VectorMath.silu(hs, into: u, count: b * h)
         }
-        Elementwise.broadcastRows(w + outB, rows: bp, columns: d, into: out)
+        Elementwise.broadcastRows(w + outB, rows: b, columns: d, into: out)
         packed.projOut.apply(rows: b, a: u, lda: h, c: out, ldc: d)
         for r in 0..<b {
             let t = precomputed.map { $0.0.times[Int($0.1[r])] } ?? times![r]
@@ -302,7 +294,6 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         guard b > 0, p > 0 else { return }
         let (d, h, l) = (dimension, hidden, blocks)
         let o = layout(rows: b, tangents: p)
-        let bp = BLAS.paddedRows(b)
         let pre = (scratch + o.pre).assumingMemoryBound(to: Float.self)
         forward(x, times: times, rows: b, layout: o, scratch: scratch, siluDerivatives: pre)
         scoreOut.update(from: (scratch + o.out).assumingMemoryBound(to: Float.self), count: b * d)
@@ -311,25 +302,22 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
         let th = (scratch + o.th).assumingMemoryBound(to: Float.self)
         let tu = (scratch + o.tu).assumingMemoryBound(to: Float.self)
         let tout = (scratch + o.tout).assumingMemoryBound(to: Float.self)
-        let rows = b * p, tp = BLAS.paddedRows(rows)
+        let rows = b * p
 
         tx.update(from: v, count: rows * d)
-        (tx + rows * d).update(repeating: 0, count: (tp - rows) * d)
         // h' = v W_inᵀ
         th.update(repeating: 0, count: rows * h)
         packed.projIn.apply(rows: rows, a: tx, lda: d, c: th, ldc: h)
         for i in 0..<l {
             // u' = silu'(h + temb) ⊙ h'; h' += u' W_dᵀ
             for q in 0..<rows {
-                VectorMath.multiply(pre + (i * bp + q / p) * h, th + q * h, into: tu + q * h, count: h)
+                VectorMath.multiply(pre + (i * b + q / p) * h, th + q * h, into: tu + q * h, count: h)
             }
-            (tu + rows * h).update(repeating: 0, count: (tp - rows) * h)
             packed.dense[i].apply(rows: rows, a: tu, lda: h, c: th, ldc: h)
         }
         for q in 0..<rows {
-            VectorMath.multiply(pre + (l * bp + q / p) * h, th + q * h, into: tu + q * h, count: h)
+            VectorMath.multiply(pre + (l * b + q / p) * h, th + q * h, into: tu + q * h, count: h)
         }
-        (tu + rows * h).update(repeating: 0, count: (tp - rows) * h)
         tout.update(repeating: 0, count: rows * d)
         packed.projOut.apply(rows: rows, a: tu, lda: h, c: tout, ldc: d)
         for q in 0..<rows {
