@@ -61,8 +61,10 @@ extension ReverseSDE {
                         var g = 0.0
                         for i in 0..<d { let s = Double(sub.score[r * d + i]); g += s * s }
                         gradNorms[first + r] = g.squareRoot()
-                        Noise.normal(NoiseKey(seed: seed, index: chunk.index(first + r), step: UInt32(k), stream: .corrector(j)),
+                        // The row's noise waits in its `mean` (free until the corrector writes it).
+                        Noise.normal(Self.correctorKey(seed: seed, index: chunk.index(first + r), step: k, substep: j),
                                      into: sub.noise)
+                        (sub.mean + r * d).update(from: sub.noise.baseAddress!, count: d)
                         noiseNorms[first + r] = sub.noise.reduce(0) { $0 + $1 * $1 }.squareRoot()
                     }
                 }
@@ -77,7 +79,8 @@ extension ReverseSDE {
                 let ratio = gradNorm > 0 ? snr * noiseNorm / gradNorm : 0
                 let epsilon = 2 * a * ratio * ratio
                 parallel { p, first in
-                    applyCorrector(subs[p], epsilon: epsilon, step: k, substep: j, seed: seed) { chunk.index(first + $0) }
+                    let sub = subs[p]
+                    applyCorrector(sub, epsilon: epsilon) { UnsafePointer(sub.mean + $0 * d) }
                 }
             }
             parallel { p, first in

@@ -91,7 +91,10 @@ struct ReverseSDE: Sendable {
             let epsilon = 2 * alpha(t) * s * s
             for j in 0..<correctorSteps {
                 state.evaluate(state.x, count: rows, gridStep: k)
-                applyCorrector(state, epsilon: epsilon, step: k, substep: j, seed: chunk.seed, index: index)
+                applyCorrector(state, epsilon: epsilon) { r in
+                    Noise.normal(Self.correctorKey(seed: chunk.seed, index: index(r), step: k, substep: j), into: state.noise)
+                    return UnsafePointer(state.noise.baseAddress!)
+                }
             }
             predict(state, t: t, step: k, seed: chunk.seed, index: index)
         }
@@ -112,21 +115,25 @@ struct ReverseSDE: Sendable {
     }
 
     /// One Langevin corrector step on the scores in `state.score`: x_mean = x + ε s,
-    /// x = x_mean + √(2ε) z.
-    func applyCorrector(_ state: ChunkState, epsilon: Double, step: Int, substep: Int, seed: UInt64,
-                        index: (Int) -> UInt64) {
+    /// x = x_mean + √(2ε) z, row r's z ([D]) from `noise(r)`, which may point at the row's
+    /// own `state.mean` (each value is read before it is overwritten).
+    func applyCorrector(_ state: ChunkState, epsilon: Double, noise: (Int) -> UnsafePointer<Double>) {
         let d = state.dimension, rows = state.rows
         let noiseScale = (2 * epsilon).squareRoot()
         for r in 0..<rows {
-            Noise.normal(NoiseKey(seed: seed, index: index(r), step: UInt32(step), stream: .corrector(substep)),
-                         into: state.noise)
+            let z = noise(r)
             for j in 0..<d {
-                let i = r * d + j
+                let i = r * d + j, zj = z[j]
                 let m = state.x[i] + epsilon * Double(state.score[i])
                 state.mean[i] = m
-                state.x[i] = m + noiseScale * state.noise[j]
+                state.x[i] = m + noiseScale * zj
             }
         }
+    }
+
+    /// The key of row `r`'s noise for corrector substep `substep` of step `step`.
+    static func correctorKey(seed: UInt64, index: UInt64, step: Int, substep: Int) -> NoiseKey {
+        NoiseKey(seed: seed, index: index, step: UInt32(step), stream: .corrector(substep))
     }
 
     /// One predictor step; leaves the noise-free mean in `state.mean`.
