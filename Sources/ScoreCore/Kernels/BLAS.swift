@@ -66,15 +66,6 @@ public enum BLAS {
     /// also land in OpenBLAS's fast small-matrix kernels for the MLP's layer sizes.
     public static let rowGroup = 4
 
-    /// Whether OpenBLAS computes each column of an `m × n · k` product (row-major,
-    /// no transposes) independently of the other columns, bit for bit, in calls of any
-    /// multiple of n columns: past its small-matrix kernels (M·N·K ≤ 10⁶, which sum
-    /// without its K blocking) the packed kernels sum every column in the same order,
-    /// whatever its position or the call's width. A call that meets this may hold
-    /// several images' columns (BLASColumnsTests checks it on the machine running the tests).
-    @inline(__always)
-    public static func columnsIndependent(m: Int, n: Int, k: Int) -> Bool { Double(m) * Double(n) * Double(k) > 1e6 }
-
     /// Rounds `rows` up to a multiple of `rowGroup`.
     @inline(__always)
     public static func paddedRows(_ rows: Int) -> Int { (rows + rowGroup - 1) / rowGroup * rowGroup }

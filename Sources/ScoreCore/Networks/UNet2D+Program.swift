@@ -44,14 +44,14 @@ struct Program: Sendable {
             return Swift.max(1, Swift.min(outHeight, Conv.bandBytes / (4 * inChannels * 9 * outWidth)))
         }
         /// Images whose Winograd GEMMs are one call (convolutions small enough): as many
-        /// of a batch as `callBytes` of V and M hold, where each image's columns are summed
-        /// as in a call of its own (`BLAS.columnsIndependent`), so its numbers do not
-        /// depend on the others. At 8 × 8 one image has 16 tiles, too few columns for a
-        /// GEMM to run at speed; four have 64. 1: bands of one image's tile rows.
+        /// of a batch as `callBytes` of V and M hold. `GEMM.nn` sums every column in the
+        /// same order whatever the call's width, so an image's numbers do not depend on the
+        /// others. At 8 × 8 one image has 16 tiles, too few columns for a GEMM to run at
+        /// speed; four have 64. 1: bands of one image's tile rows.
         var imagesPerCall: Int {
             guard winograd else { return 1 }
             let fit = Swift.min(UNet2D.batch, Conv.callBytes / (4 * imageFloats))
-            return fit >= 2 && BLAS.columnsIndependent(m: outChannels, n: tiles, k: inChannels) ? fit : 1
+            return fit >= 2 ? fit : 1
         }
         /// Winograd tiles of one image.
         var tiles: Int { (outHeight + 1) / 2 * ((outWidth + 1) / 2) }

@@ -1,4 +1,5 @@
 import Foundation
+import ScoreKernels
 import ScoreJSON
 
 /// A 2-D U-Net compiled at load into a flat list of operations over channel-major
@@ -372,9 +373,9 @@ public final class UNet2D: ImageNetwork {
                                     tileRows: rows, lines: lines, into: v + j * tiles, rowStride: n)
         }
         for xi in 0..<16 {
-            BLAS.sgemm(transA: false, transB: false, m: c.outChannels, n: n, k: c.inChannels, alpha: 1,
-                       a: w + c.weight + xi * c.outChannels * c.inChannels, lda: c.inChannels,
-                       b: v + xi * c.inChannels * n, ldb: n, beta: 0, c: m + xi * c.outChannels * n, ldc: n)
+            GEMM.nn(m: c.outChannels, n: n, k: c.inChannels, a: w + c.weight + xi * c.outChannels * c.inChannels,
+                    lda: c.inChannels, b: v + xi * c.inChannels * n, ldb: n, c: m + xi * c.outChannels * n, ldc: n,
+                    accumulate: false)
         }
         let biases = bias ? c.bias.map { UnsafePointer(w + $0) } : nil
         for j in 0..<images {
