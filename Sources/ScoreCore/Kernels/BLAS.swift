@@ -55,7 +55,8 @@ public enum BLAS {
                     beta, c, blasint(ldc ?? n))
     }
 
-    /// Rows per GEMM call in `linearGrouped`.
+    /// Rows per OpenBLAS call where rows must not affect each other (the `empirical`
+    /// network; the mlp's own kernels need no grouping), and the engine's chunk grain.
     ///
     /// OpenBLAS chooses its kernel (and with it the summation order) from the matrix
     /// sizes: on this project's machines a row's result for M ≤ 4 differs in the last
@@ -63,32 +64,12 @@ public enum BLAS {
     /// row's result depends only on that row. Issuing every call with exactly this
     /// many rows makes each sample's numbers independent of how many samples share
     /// its batch, chunk or thread: the determinism guarantee rests on it. Four rows
-    /// also land in OpenBLAS's fast small-matrix kernels for the MLP's layer sizes.
+    /// also land in OpenBLAS's fast small-matrix kernels for small layers.
     public static let rowGroup = 4
 
     /// Rounds `rows` up to a multiple of `rowGroup`.
     @inline(__always)
     public static func paddedRows(_ rows: Int) -> Int { (rows + rowGroup - 1) / rowGroup * rowGroup }
-
-    /// `linear` issued as calls of exactly `rowGroup` rows; `m` must be a multiple of it.
-    @inline(__always)
-    public static func linearGrouped(m: Int, n: Int, k: Int,
-                                     a: UnsafePointer<Float>, lda: Int? = nil,
-                                     weight b: UnsafePointer<Float>, ldb: Int? = nil,
-                                     beta: Float,
-                                     c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
-        configure()
-        precondition(m % rowGroup == 0)
-        let lda = lda ?? k, ldc = ldc ?? n
-        var r = 0
-        while r < m {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                        blasint(rowGroup), blasint(n), blasint(k),
-                        1, a + r * lda, blasint(lda), b, blasint(ldb ?? k),
-                        beta, c + r * ldc, blasint(ldc))
-            r += rowGroup
-        }
-    }
 
     /// General row-major `C = alpha · op(A) · op(B) + beta · C` in Float32.
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,

@@ -8,8 +8,8 @@ import ScoreKernels
 ///     for each block i:  h = h + dense_i(silu(h + temb_i(e)))
 ///     s(x, t) = proj_out(silu(h)) / σ_t
 ///
-/// Weights live in one immutable allocation; the L time projections are stacked
-/// into one `[L·H × E]` matrix so all of them cost a single GEMM.
+/// Parameters live in one immutable allocation (biases and Fourier frequencies are
+/// read from it); each weight matrix is also packed once for `PackedLinear`.
 public final class MLP: ScoreNetwork, @unchecked Sendable {
     // @unchecked Sendable: `weights` is written once in init and only read afterwards.
 
@@ -25,15 +25,10 @@ public final class MLP: ScoreNetwork, @unchecked Sendable {
     public let layout: MLPLayout
     private let weights: UnsafeMutablePointer<Float>
     private var fourier: Int { layout.fourier }
-    private var embedW: Int { layout.embedW }
     private var embedB: Int { layout.embedB }
-    private var inW: Int { layout.inW }
     private var inB: Int { layout.inB }
-    private var tembW: Int { layout.tembW }
     private var tembB: Int { layout.tembB }
-    private var denseW: Int { layout.denseW }
     private var denseB: Int { layout.denseB }
-    private var outW: Int { layout.outW }
     private var outB: Int { layout.outB }
     /// Every weight matrix packed for `PackedLinear` (a copy of `weights`' matrices).
     private let packed: Packed
