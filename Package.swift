@@ -1,12 +1,6 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-#if arch(x86_64)
-let kernelFlags = ["-O", "-target-cpu", "haswell"]
-#else
-let kernelFlags = ["-O"]
-#endif
-
 let package = Package(
     name: "ScoreServe",
     platforms: [.macOS(.v14)],
@@ -36,7 +30,7 @@ let package = Package(
         // Our own GEMM kernels (PackedLinear): optimised with FMA in every build, debug
         // included, since unoptimised SIMD code is a hundred times slower; on x86-64 that
         // means AVX2 + FMA (Haswell, 2013, and later; every x86-64-v3 machine).
-        .target(name: "ScoreKernels", swiftSettings: [.unsafeFlags(kernelFlags)]),
+        .target(name: "ScoreKernels"),
         // Tensors, kernels, RNG, model files, SDEs and score networks.
         .target(name: "ScoreCore", dependencies: ["COpenBLAS", "CZlib", "ScoreJSON", "ScoreKernels"]),
 

@@ -13,8 +13,9 @@
 ///
 /// Layout: W is `[N × K]` row-major (PyTorch's `nn.Linear.weight`); packed, each panel of
 /// 16 outputs is `[K × 16]` (its 16 weights of input k side by side), the last panel
-/// zero-padded. This module is compiled with optimisation and FMA in every build (see
-/// Package.swift): unoptimised SIMD code would be a hundred times slower.
+/// zero-padded. Fast only when built optimised with hardware FMA (the Makefile's
+/// builds, for x86-64-v3): unoptimised SIMD code is a hundred times slower, and without
+/// FMA instructions each fused multiply-add is a libm call.
 // @unchecked Sendable: `panels` is written once in init and only read afterwards.
 public final class PackedLinear: @unchecked Sendable {
     /// Outputs (N) and inputs (K).

@@ -22,14 +22,16 @@ struct ServeProcessTests {
     @Test("SIGTERM: /readyz turns 503 at once, new work is served for the lame-duck period and refused after it, work in flight completes, exit 0")
     func sigtermDrains() async throws {
         // One sampling thread, so the long request takes seconds whatever the core count
-        // (64 samples × 30000 Euler–Maruyama steps: about 7 s in a debug build here).
+        // (320 samples × 30,000 Euler–Maruyama steps: about 6.5 s in the optimised build
+        // `make test` uses, longer unoptimised), well past the lame duck below.
         let lameDuck = 2.0
         let server = try await ServeProcess.start(["--port", "0", "--models", Self.models, "--threads", "1",
                                                    "--grace-seconds", "120", "--lame-duck-seconds", "\(lameDuck)",
                                                    "--log-level", "warning"])
         defer { server.forceStop() }
         let port = server.port
-        let longBody = #"{"n":64,"steps":30000,"seed":7,"sampler":"euler_maruyama"}"#
+        let longN = 320
+        let longBody = #"{"n":\#(longN),"steps":30000,"seed":7,"sampler":"euler_maruyama"}"#
         // Sent at once from a thread of its own (not from a task a busy pool may start late).
         let long = ServeProcessBackground {
             let reply = try ProcessHTTPClient.send(port: port, "POST", "/v1/models/gmm-demo/sample",
@@ -89,8 +91,8 @@ struct ServeProcessTests {
             #expect(finishedAt > killedAt, "the long request finished before SIGTERM: nothing was drained")
         }
         if case .object(let o)? = reply.json, case .array(let samples)? = o["samples"], case .array(let nfe)? = o["nfe"] {
-            #expect(o["n"] == .integer(64) && o["seed"] == .integer(7) && o["model"] == .string("gmm-demo"))
-            #expect(samples.count == 64 && nfe.count == 64)
+            #expect(o["n"] == .integer(Int64(longN)) && o["seed"] == .integer(7) && o["model"] == .string("gmm-demo"))
+            #expect(samples.count == longN && nfe.count == longN)
             for case .array(let point) in samples { #expect(point.count == 2 && point.allSatisfy { $0.doubleValue?.isFinite == true }) }
         } else {
             Issue.record("the long request's answer is not a sample answer: \(reply)")
