@@ -1,33 +1,67 @@
-/// Vectorisable transcendental kernels for the networks' element-wise passes.
+/// Vectorised transcendental kernels for the networks' element-wise passes.
 ///
 /// `exp` is Cephes' `expf` (range reduction by ln 2 in two parts, a degree-6
 /// polynomial) with the rounding and the exponent done by float and integer bit
-/// arithmetic instead of conversions and calls: every operation has a SIMD
-/// instruction, so LLVM vectorises the loops below (glibc's `expf` would be a call
-/// per value). About 2 ulp on [−87, 88]. Each column of a layer goes through the
-/// same code, so a row's result still depends only on that row.
+/// arithmetic instead of conversions and calls, every step a fused multiply-add where
+/// it has one. The silu passes run it on `SIMD8<Float>` (one AVX register; LLVM's own
+/// vectorisation of the scalar loop kept a separate multiply and add per step, and the
+/// pass took 0.84 ns per value against 0.52 this way), and their remainders through
+/// the scalar `exp`, which performs the same IEEE operations in the same order, so a
+/// value's result is the same in either and a row's result depends only on that row.
+/// About 2 ulp on [−87, 88].
 public enum VectorMath {
+    public typealias Vector = SIMD8<Float>
+
     /// e^x, inputs clamped to [−87.3, 88.3] (results stay finite and normal).
     @inline(__always)
     public static func exp(_ x: Float) -> Float {
         var x = x < -87.3 ? -87.3 : x
         x = x > 88.3 ? 88.3 : x
         // Adding 1.5·2²³ rounds x·log2(e) to an integer n held in the low mantissa bits.
-        let shifted = x * 1.442_695_040_888_963_4 + 12_582_912
+        let shifted = Float(12_582_912).addingProduct(x, 1.442_695_040_888_963_4)
         let n = shifted - 12_582_912
-        var r = x - n * 0.693_359_375
-        r = r - n * -2.121_944_400_546_905_8e-4
+        var r = x.addingProduct(n, -0.693_359_375)
+        r = r.addingProduct(n, 2.121_944_400_546_905_8e-4)
         let r2 = r * r
         var p: Float = 1.987_569_150_0e-4
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        p = p * r2 + r + 1
+        p = Float(1.398_199_950_7e-3).addingProduct(p, r)
+        p = Float(8.333_451_907_3e-3).addingProduct(p, r)
+        p = Float(4.166_579_589_4e-2).addingProduct(p, r)
+        p = Float(1.666_666_545_9e-1).addingProduct(p, r)
+        p = Float(5.000_000_120_1e-1).addingProduct(p, r)
+        p = (r + 1).addingProduct(p, r2)
         // 2^n: n + 127 into the exponent field (the low bits of `shifted` are n + 2²²).
         let scale = Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
         return p * scale
+    }
+
+    /// `exp` on eight lanes: the same operations as the scalar one, lane by lane.
+    @inline(__always)
+    public static func exp(_ x: Vector) -> Vector {
+        var x = x.replacing(with: -87.3, where: x .< -87.3)
+        x = x.replacing(with: 88.3, where: x .> 88.3)
+        let shifted = Vector(repeating: 12_582_912).addingProduct(x, Vector(repeating: 1.442_695_040_888_963_4))
+        let n = shifted - 12_582_912
+        var r = x.addingProduct(n, Vector(repeating: -0.693_359_375))
+        r = r.addingProduct(n, Vector(repeating: 2.121_944_400_546_905_8e-4))
+        let r2 = r * r
+        var p = Vector(repeating: 1.987_569_150_0e-4)
+        p = Vector(repeating: 1.398_199_950_7e-3).addingProduct(p, r)
+        p = Vector(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
+        p = Vector(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
+        p = Vector(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
+        p = Vector(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
+        p = (r + 1).addingProduct(p, r2)
+        let bits = unsafeBitCast(shifted, to: SIMD8<Int32>.self)
+        return p * unsafeBitCast((bits &- 0x4B40_0000 &+ 127) &<< 23, to: Vector.self)
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Vector { UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
+
+    @inline(__always)
+    static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self)
     }
 
     /// (sin x, cos x) in Float64, for the time embeddings' Fourier features: Cephes'
@@ -83,37 +117,58 @@ public enum VectorMath {
     @inline(__always)
     public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
 
+    @inline(__always)
+    static func sigmoid(_ x: Vector) -> Vector { 1 / (1 + exp(-x)) }
+
     /// silu(x) = x · σ(x).
     @inline(__always)
     public static func silu(_ x: Float) -> Float { x * sigmoid(x) }
 
+    /// silu'(x) = σ(x)(1 + x(1 − σ(x))), given s = σ(x).
+    @inline(__always)
+    static func siluDerivative(_ x: Float, sigmoid s: Float) -> Float { s * (1 + x * (1 - s)) }
+
+    @inline(__always)
+    static func siluDerivative(_ x: Vector, sigmoid s: Vector) -> Vector { s * (1 + x * (1 - s)) }
+
     /// silu'(x) = σ(x)(1 + x(1 − σ(x))).
     @inline(__always)
-    public static func siluDerivative(_ x: Float) -> Float {
-        let s = sigmoid(x)
-        return s * (1 + x * (1 - s))
-    }
+    public static func siluDerivative(_ x: Float) -> Float { siluDerivative(x, sigmoid: sigmoid(x)) }
 
     /// `x[i] = silu(x[i])` over `count` values.
     @inline(__always)
     public static func siluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = silu(x[i]) }
+        silu(x, into: x, count: count)
     }
 
-    /// `out[i] = silu(x[i])`.
+    /// `out[i] = silu(x[i])` (`out` may be `x`).
     @inline(__always)
     public static func silu(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { out[i] = silu(x[i]) }
+        var i = 0
+        while i + 8 <= count {
+            let z = load(x + i)
+            store(z * sigmoid(z), out + i)
+            i += 8
+        }
+        while i < count { out[i] = silu(x[i]); i += 1 }
     }
 
     /// `out[i] = silu(x[i])` and `derivative[i] = silu'(x[i])` from one exponential.
     @inline(__always)
     public static func silu(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                             derivative: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count {
+        var i = 0
+        while i + 8 <= count {
+            let z = load(x + i), s = sigmoid(z)
+            store(z * s, out + i)
+            store(siluDerivative(z, sigmoid: s), derivative + i)
+            i += 8
+        }
+        while i < count {
             let z = x[i], s = sigmoid(z)
             out[i] = z * s
-            derivative[i] = s * (1 + z * (1 - s))
+            derivative[i] = siluDerivative(z, sigmoid: s)
+            i += 1
         }
     }
 
@@ -123,10 +178,18 @@ public enum VectorMath {
     @inline(__always)
     public static func blockInput(h: UnsafeMutablePointer<Float>, temb: UnsafePointer<Float>,
                                   bias: UnsafePointer<Float>, u: UnsafeMutablePointer<Float>, count: Int) {
-        for j in 0..<count {
+        var j = 0
+        while j + 8 <= count {
+            let hj = load(h + j), z = hj + load(temb + j)
+            store(z * sigmoid(z), u + j)
+            store(hj + load(bias + j), h + j)
+            j += 8
+        }
+        while j < count {
             let z = h[j] + temb[j]
-            u[j] = z * sigmoid(z)
+            u[j] = silu(z)
             h[j] += bias[j]
+            j += 1
         }
     }
 
@@ -135,11 +198,20 @@ public enum VectorMath {
     public static func blockInput(h: UnsafeMutablePointer<Float>, temb: UnsafePointer<Float>,
                                   bias: UnsafePointer<Float>, u: UnsafeMutablePointer<Float>,
                                   derivative: UnsafeMutablePointer<Float>, count: Int) {
-        for j in 0..<count {
+        var j = 0
+        while j + 8 <= count {
+            let hj = load(h + j), z = hj + load(temb + j), s = sigmoid(z)
+            store(z * s, u + j)
+            store(siluDerivative(z, sigmoid: s), derivative + j)
+            store(hj + load(bias + j), h + j)
+            j += 8
+        }
+        while j < count {
             let z = h[j] + temb[j], s = sigmoid(z)
             u[j] = z * s
-            derivative[j] = s * (1 + z * (1 - s))
+            derivative[j] = siluDerivative(z, sigmoid: s)
             h[j] += bias[j]
+            j += 1
         }
     }
 

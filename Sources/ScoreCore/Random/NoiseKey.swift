@@ -79,11 +79,15 @@ public enum Noise {
             let w = key.block(j)
             j &+= 1
             let pair0 = boxMuller(w.x, w.y)
-            let pair1 = boxMuller(w.z, w.w)
             store(i, pair0.0)
             if i + 1 < count { store(i + 1, pair0.1) }
-            if i + 2 < count { store(i + 2, pair1.0) }
-            if i + 3 < count { store(i + 3, pair1.1) }
+            // The second pair only when it is used (a 2-D row needs one pair per block;
+            // libm's log, sin and cos are most of a draw's cost).
+            if i + 2 < count {
+                let pair1 = boxMuller(w.z, w.w)
+                store(i + 2, pair1.0)
+                if i + 3 < count { store(i + 3, pair1.1) }
+            }
             i += 4
         }
     }
