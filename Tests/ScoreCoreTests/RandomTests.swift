@@ -20,9 +20,10 @@ struct RandomTests {
         }
     }
 
-    private func normals(_ key: NoiseKey, _ n: Int) -> [Double] {
+    private func normals(_ key: NoiseKey, _ n: Int,
+                         _ fill: (NoiseKey, UnsafeMutableBufferPointer<Double>) -> Void = Noise.normal) -> [Double] {
         var out = [Double](repeating: .nan, count: n)
-        out.withUnsafeMutableBufferPointer { Noise.normal(key, into: $0) }
+        out.withUnsafeMutableBufferPointer { fill(key, $0) }
         return out
     }
 
@@ -80,5 +81,21 @@ struct RandomTests {
         u.withUnsafeMutableBufferPointer { Noise.uniform(NoiseKey(seed: 5, index: 1, stream: .dequantize), into: $0) }
         #expect(u.allSatisfy { $0 > 0 && $0 < 1 })
         #expect(abs(u.reduce(0, +) / Double(n) - 0.5) < 0.0033)  // se = √(1/12n) ≈ 0.00065
+    }
+
+    @Test("stepNormal: normal's draws to a few ulp, the same bits from the 8-block path and the block-at-a-time one")
+    func stepNormals() {
+        var worst = 0.0
+        for step in 0..<300 {
+            let key = NoiseKey(seed: 77, index: UInt64(step) * 1_000_003, step: UInt32(step), stream: .predictor)
+            // 101 = three 32-value tiles and 5 values a block at a time.
+            let fast = normals(key, 101, Noise.stepNormal), reference = normals(key, 101)
+            for (a, b) in zip(fast, reference) { worst = max(worst, abs(a - b) / max(1, abs(b))) }
+            // Every prefix length ends somewhere else: tile values and remainder values agree.
+            for n in [1, 2, 3, 5, 31, 32, 33, 64, 70] {
+                #expect(normals(key, n, Noise.stepNormal) == Array(fast.prefix(n)), "first \(n) of 101 at step \(step)")
+            }
+        }
+        #expect(worst < 1e-14, "worst relative difference \(worst)")
     }
 }

@@ -44,6 +44,27 @@ import ScoreCore
         #expect(s == 1e-300 && c == 1)
     }
 
+    @Test("log and squareRoot: within an ulp of libm's on Box–Muller's ranges, every lane alike")
+    func logAndSquareRoot() {
+        var worstLog = 0.0, worstRoot = 0.0
+        for i in 0..<400_000 {
+            // The uniforms (w + ½)·2⁻³², dense near 0 and near 1, and a wider range.
+            let u = (Double(UInt32(truncatingIfNeeded: i &* 2_654_435_761)) + 0.5) / 4_294_967_296
+            for x in [u, 1 - u / 1024, u * 1e-290, 1 + 1e6 * u] {
+                let l = VectorMath.log(x), truth = Foundation.log(x)
+                worstLog = max(worstLog, abs(l - truth) / truth.magnitude.ulp)
+            }
+            let a = -2 * Foundation.log(u)
+            worstRoot = max(worstRoot, abs(VectorMath.squareRoot(VectorMath.Doubles(repeating: a))[0] - a.squareRoot())
+                / a.squareRoot().ulp)
+        }
+        #expect(worstLog <= 1, "log: worst \(worstLog) ulp")
+        #expect(worstRoot <= 1, "squareRoot: worst \(worstRoot) ulp")
+        #expect(VectorMath.log(1) == 0)
+        let lanes = VectorMath.log(VectorMath.Doubles(0.25, 3, 1e-10, 0.9))
+        #expect(lanes == VectorMath.Doubles(VectorMath.log(0.25), VectorMath.log(3), VectorMath.log(1e-10), VectorMath.log(0.9)))
+    }
+
     @Test("fourierFeatures: [sin, cos] of the scaled frequencies, rounded to Float")
     func fourierFeatures() {
         let w: [Float] = [0.5, -3.25, 17, 1e-4, 250]

@@ -62,8 +62,8 @@ extension ReverseSDE {
                         for i in 0..<d { let s = Double(sub.score[r * d + i]); g += s * s }
                         gradNorms[first + r] = g.squareRoot()
                         // The row's noise waits in its `mean` (free until the corrector writes it).
-                        Noise.normal(Self.correctorKey(seed: seed, index: chunk.index(first + r), step: k, substep: j),
-                                     into: sub.noise)
+                        Noise.stepNormal(Self.correctorKey(seed: seed, index: chunk.index(first + r), step: k, substep: j),
+                                         into: sub.noise)
                         (sub.mean + r * d).update(from: sub.noise.baseAddress!, count: d)
                         noiseNorms[first + r] = sub.noise.reduce(0) { $0 + $1 * $1 }.squareRoot()
                     }

@@ -92,7 +92,7 @@ struct ReverseSDE: Sendable {
             for j in 0..<correctorSteps {
                 state.evaluate(state.x, count: rows, gridStep: k)
                 applyCorrector(state, epsilon: epsilon) { r in
-                    Noise.normal(Self.correctorKey(seed: chunk.seed, index: index(r), step: k, substep: j), into: state.noise)
+                    Noise.stepNormal(Self.correctorKey(seed: chunk.seed, index: index(r), step: k, substep: j), into: state.noise)
                     return UnsafePointer(state.noise.baseAddress!)
                 }
             }
@@ -162,8 +162,8 @@ struct ReverseSDE: Sendable {
             noiseScale = a.noiseStd
         }
         for r in 0..<rows {
-            Noise.normal(NoiseKey(seed: seed, index: index(r), step: UInt32(step), stream: .predictor),
-                         into: state.noise)
+            Noise.stepNormal(NoiseKey(seed: seed, index: index(r), step: UInt32(step), stream: .predictor),
+                             into: state.noise)
             for j in 0..<d {
                 let i = r * d + j
                 let m = xScale * (state.x[i] + driftScale * state.x[i] + scoreScale * Double(state.score[i]))
