@@ -97,4 +97,56 @@ enum Microkernels {
         store(s0, c); store(s1, c + 8); store(s2, c + 16); store(s3, c + 24)
         store(s4, c + 32); store(s5, c + 40); store(s6, c + 48); store(s7, c + 56)
     }
+
+    /// The sum of a vector's lanes in one fixed order (halves, then halves again).
+    @inline(__always)
+    static func total(_ v: SIMD8<Float>) -> Float {
+        let h = v.lowHalf + v.highHalf, q = h.lowHalf + h.highHalf
+        return q[0] + q[1]
+    }
+
+    /// `c[r, j] += Σ_q a[r, q] · w[j, q]` for 4 rows and every output j of `w` ([outputs × k],
+    /// k a multiple of 8), two outputs at a time: each output is eight partial sums over
+    /// q ≡ l (mod 8), each one chain of fused multiply-adds in order, then `total`.
+    static func dot4(_ a: UnsafePointer<Float>, lda: Int, _ w: UnsafePointer<Float>, k: Int, outputs: Int,
+                     _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
+        var j = 0
+        while j < outputs {
+            // A last odd output pairs with itself (its second sums are discarded).
+            let w0 = w + j * k, w1 = j + 1 < outputs ? w0 + k : w0
+            var s00 = SIMD8<Float>.zero, s01 = SIMD8<Float>.zero, s10 = SIMD8<Float>.zero, s11 = SIMD8<Float>.zero
+            var s20 = SIMD8<Float>.zero, s21 = SIMD8<Float>.zero, s30 = SIMD8<Float>.zero, s31 = SIMD8<Float>.zero
+            var q = 0
+            while q < k {
+                let x0 = load(w0 + q), x1 = load(w1 + q)
+                let r0 = load(a0 + q), r1 = load(a1 + q), r2 = load(a2 + q), r3 = load(a3 + q)
+                s00 = s00.addingProduct(r0, x0); s01 = s01.addingProduct(r0, x1)
+                s10 = s10.addingProduct(r1, x0); s11 = s11.addingProduct(r1, x1)
+                s20 = s20.addingProduct(r2, x0); s21 = s21.addingProduct(r2, x1)
+                s30 = s30.addingProduct(r3, x0); s31 = s31.addingProduct(r3, x1)
+                q += 8
+            }
+            c[j] += total(s00); c[ldc + j] += total(s10); c[2 * ldc + j] += total(s20); c[3 * ldc + j] += total(s30)
+            if j + 1 < outputs {
+                c[j + 1] += total(s01); c[ldc + j + 1] += total(s11)
+                c[2 * ldc + j + 1] += total(s21); c[3 * ldc + j + 1] += total(s31)
+            }
+            j += 2
+        }
+    }
+
+    /// `dot4` for one row: the same sums in the same order.
+    static func dot1(_ a: UnsafePointer<Float>, _ w: UnsafePointer<Float>, k: Int, outputs: Int,
+                     _ c: UnsafeMutablePointer<Float>) {
+        for j in 0..<outputs {
+            var s = SIMD8<Float>.zero
+            var q = 0
+            while q < k {
+                s = s.addingProduct(load(a + q), load(w + j * k + q))
+                q += 8
+            }
+            c[j] += total(s)
+        }
+    }
 }

@@ -13,7 +13,12 @@
 ///
 /// Layout: W is `[N × K]` row-major (PyTorch's `nn.Linear.weight`); packed, each panel of
 /// 16 outputs is `[K × 16]` (its 16 weights of input k side by side), the last panel
-/// zero-padded. Fast only when built optimised with hardware FMA (the Makefile's
+/// zero-padded. A layer of fewer than 16 outputs over a multiple of 8 inputs (the score
+/// head: D outputs from H) keeps W as it is and computes each output as a dot product
+/// (`Microkernels.dot4`, eight partial sums reduced in a fixed order, then added to C):
+/// a zero-padded panel would do 16/N times its work (W1's 2-output head cost as much
+/// as an eighth of a hidden layer). Rows are still independent: every row's sums are
+/// formed the same way in `dot4` and `dot1`. Fast only when built optimised with hardware FMA (the Makefile's
 /// builds, for x86-64-v3): unoptimised SIMD code is a hundred times slower, and without
 /// FMA instructions each fused multiply-add is a libm call.
 // @unchecked Sendable: `panels` is written once in init and only read afterwards.
@@ -22,6 +27,8 @@ public final class PackedLinear: @unchecked Sendable {
     public let outputs: Int, inputs: Int
     private let panels: UnsafeMutablePointer<Float>
     private let panelCount: Int
+    /// W kept as `[N × K]` for dot products (see the type's doc).
+    private let narrow: Bool
 
     /// Packs `weight` [outputs × inputs] (rows `ldw` apart, default `inputs`).
     public init(weight: UnsafePointer<Float>, outputs: Int, inputs: Int, ldw: Int? = nil) {
@@ -29,9 +36,14 @@ public final class PackedLinear: @unchecked Sendable {
         self.outputs = outputs
         self.inputs = inputs
         panelCount = (outputs + 15) / 16
+        narrow = outputs < 16 && inputs % 8 == 0
         panels = .allocate(capacity: panelCount * inputs * 16)
         panels.initialize(repeating: 0, count: panelCount * inputs * 16)
         let ldw = ldw ?? inputs
+        if narrow {
+            for j in 0..<outputs { (panels + j * inputs).update(from: weight + j * ldw, count: inputs) }
+            return
+        }
         for j in 0..<outputs {
             let panel = panels + (j / 16) * inputs * 16
             for k in 0..<inputs { panel[k * 16 + j % 16] = weight[j * ldw + k] }
@@ -42,6 +54,18 @@ public final class PackedLinear: @unchecked Sendable {
 
     /// `c[r, j] += Σ_k a[r, k] · W[j, k]` for rows `0 ..< rows` (A's rows `lda` apart, C's `ldc`).
     public func apply(rows: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if narrow {
+            var r = 0
+            while r + 4 <= rows {
+                Microkernels.dot4(a + r * lda, lda: lda, panels, k: inputs, outputs: outputs, c + r * ldc, ldc: ldc)
+                r += 4
+            }
+            while r < rows {
+                Microkernels.dot1(a + r * lda, panels, k: inputs, outputs: outputs, c + r * ldc)
+                r += 1
+            }
+            return
+        }
         let full = outputs / 16, tail = outputs % 16
         var r = 0
         while r + 4 <= rows {

@@ -23,7 +23,8 @@ import ScoreKernels
     }
 
     @Test("C += A·Wᵀ within Float32 rounding of a Float64 sum, every shape class",
-          arguments: [(1, 2, 128), (4, 128, 128), (7, 128, 2), (9, 16, 64), (6, 256, 70), (3, 5, 17), (13, 64, 200)])
+          arguments: [(1, 2, 128), (4, 128, 128), (7, 128, 2), (9, 16, 64), (6, 256, 70), (3, 5, 17), (13, 64, 200),
+                     (5, 64, 15), (8, 256, 1), (4, 12, 3)])
     func matchesFloat64(shape: (rows: Int, inputs: Int, outputs: Int)) {
         let (m, k, n) = shape
         let w = Self.values(n * k, seed: 1), a = Self.values(m * k, seed: 2), c0 = Self.values(m * n, seed: 3)
@@ -43,9 +44,10 @@ import ScoreKernels
         }
     }
 
-    @Test("a row gets the same bits alone, in a block of 4, or after any number of other rows")
-    func rowIndependence() {
-        let (k, n, m) = (96, 40, 11)   // 2 full panels and a tail; 2 blocks of 4 and 3 single rows
+    @Test("a row gets the same bits alone, in a block of 4, or after any number of other rows",
+          arguments: [40, 3])   // 2 full panels and a tail; a head of 3 outputs (dot products)
+    func rowIndependence(n: Int) {
+        let (k, m) = (96, 11)   // 2 blocks of 4 and 3 single rows
         let w = Self.values(n * k, seed: 4), a = Self.values(m * k, seed: 5), c0 = Self.values(m * n, seed: 6)
         let layer = w.withUnsafeBufferPointer { PackedLinear(weight: $0.baseAddress!, outputs: n, inputs: k) }
         let together = Self.apply(layer, rows: m, a: a, lda: k, c0: c0, ldc: n)
