@@ -11,16 +11,22 @@ public enum Winograd {
     /// U = G g Gᵀ of `[out × in × 3 × 3]` weights, laid out `[16 × out × in]` (U_ξ for
     /// ξ = 4i + j), computed in Float64.
     public static func transformWeights(_ g: [Float], outChannels: Int, inChannels: Int) -> [Float] {
-        var u = [Float](repeating: 0, count: 16 * outChannels * inChannels)
-        let G: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        transformWeights(g, outChannels: outChannels, inChannels: inChannels,
+                         G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+    }
+
+    /// U = G g Gᵀ for an α × 3 matrix G, laid out `[α² × out × in]` (ξ = αi + j), in Float64.
+    static func transformWeights(_ g: [Float], outChannels: Int, inChannels: Int, G: [[Double]]) -> [Float] {
+        let alpha = G.count
+        var u = [Float](repeating: 0, count: alpha * alpha * outChannels * inChannels)
         for o in 0..<outChannels {
             for c in 0..<inChannels {
                 let kernel = (o * inChannels + c) * 9
-                for i in 0..<4 {
-                    for j in 0..<4 {
+                for i in 0..<alpha {
+                    for j in 0..<alpha {
                         var sum = 0.0
                         for a in 0..<3 { for b in 0..<3 { sum += G[i][a] * Double(g[kernel + a * 3 + b]) * G[j][b] } }
-                        u[((4 * i + j) * outChannels + o) * inChannels + c] = Float(sum)
+                        u[((alpha * i + j) * outChannels + o) * inChannels + c] = Float(sum)
                     }
                 }
             }

@@ -15,11 +15,11 @@ struct ProgramBuilder {
 
     init(_ file: SafeTensors, path: String) throws(ModelLoadError) {
         dict = try StateDict(file, path: path)
-        // At most 16/9 of the file's values (Winograd's 3×3 kernels) plus FIR kernels:
+        // At most 36/9 of the file's values (Winograd's 3×3 kernels) plus FIR kernels:
         // reserved once, so the array never reallocates (a copy of it at its largest would
         // double the peak while loading); pages not written are never resident.
         let values = file.tensors.reduce(0) { $0 + $1.elementCount }
-        storage.reserveCapacity(2 * values + (1 << 16))
+        storage.reserveCapacity(4 * values + (1 << 16))
     }
 
     mutating func tensor(_ name: String, _ shape: [Int]) throws(ModelLoadError) -> Int {
@@ -71,11 +71,13 @@ struct ProgramBuilder {
         let oh = kernel == 1 ? s.h : Convolution.convolvedSize(s.h, stride: stride, padding: padding)
         let ow = kernel == 1 ? s.w : Convolution.convolvedSize(s.w, stride: stride, padding: padding)
         let winograd = kernel == 3 && stride == 1 && padding == .same && oh * ow >= Program.Conv.winogradPositions
+        let winogradTile = !winograd ? 0 : oh * ow >= Program.Conv.winogradF4Positions ? 4 : 2
         let offset: Int
         if winograd {
             let raw = try values(weight, [outChannels, s.c, 3, 3])
             offset = storage.count
-            storage += Winograd.transformWeights(raw, outChannels: outChannels, inChannels: s.c)
+            storage += winogradTile == 4 ? WinogradF4.transformWeights(raw, outChannels: outChannels, inChannels: s.c)
+                : Winograd.transformWeights(raw, outChannels: outChannels, inChannels: s.c)
         } else if nin {
             offset = try transposed(weight, rows: s.c, cols: outChannels)
         } else {
@@ -86,7 +88,7 @@ struct ProgramBuilder {
         let op = Program.Conv(input: input, output: out, weight: offset, bias: biasOffset,
                               inChannels: s.c, outChannels: outChannels, kernel: kernel, stride: stride,
                               padding: padding, inHeight: s.h, inWidth: s.w, outHeight: oh, outWidth: ow,
-                              winograd: winograd)
+                              winogradTile: winogradTile)
         program.ops.append(.conv(op))
         if kernel == 3 { program.maxBandFloats = Swift.max(program.maxBandFloats, op.bandFloats) }
         program.flops += 2 * Double(outChannels * s.c * kernel * kernel * oh * ow)

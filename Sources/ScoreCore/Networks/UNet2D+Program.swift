@@ -32,14 +32,21 @@ struct Program: Sendable {
         let inChannels: Int, outChannels: Int, kernel: Int, stride: Int
         let padding: Convolution.Padding
         let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
-        /// Winograd F(2×2, 3×3): `weight` holds U `[16 × out × in]` instead of the kernel.
-        let winograd: Bool
+        /// Winograd's output tile: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3), 0 for none. With
+        /// Winograd, `weight` holds U `[products × out × in]` instead of the kernel.
+        let winogradTile: Int
+        var winograd: Bool { winogradTile > 0 }
+        /// Winograd's GEMMs: (tile + 2)².
+        var products: Int { (winogradTile + 2) * (winogradTile + 2) }
+        /// Winograd tiles across a row, and tile rows.
+        var tilesAcross: Int { (outWidth + winogradTile - 1) / winogradTile }
+        var tileRows: Int { (outHeight + winogradTile - 1) / winogradTile }
         /// Output rows im2col lays out at once: about `Conv.bandBytes` of columns; with
         /// Winograd, tile rows whose transforms V and M take about twice that.
         var bandRows: Int {
             if winograd {
-                let perTileRow = 4 * 16 * (inChannels + outChannels) * ((outWidth + 1) / 2)
-                return Swift.max(1, Swift.min((outHeight + 1) / 2, 2 * Conv.bandBytes / perTileRow))
+                let perTileRow = 4 * products * (inChannels + outChannels) * tilesAcross
+                return Swift.max(1, Swift.min(tileRows, 2 * Conv.bandBytes / perTileRow))
             }
             return Swift.max(1, Swift.min(outHeight, Conv.bandBytes / (4 * inChannels * 9 * outWidth)))
         }
@@ -54,18 +61,26 @@ struct Program: Sendable {
             return fit >= 2 ? fit : 1
         }
         /// Winograd tiles of one image.
-        var tiles: Int { (outHeight + 1) / 2 * ((outWidth + 1) / 2) }
+        var tiles: Int { tileRows * tilesAcross }
         /// Floats one image takes in a call of several: its V and M.
-        var imageFloats: Int { 16 * (inChannels + outChannels) * tiles }
+        var imageFloats: Int { products * (inChannels + outChannels) * tiles }
+        /// Floats of the transforms' line scratch.
+        var lineFloats: Int {
+            winogradTile == 4 ? WinogradF4.lineFloats(width: outWidth) : Winograd.lineFloats(width: outWidth)
+        }
         /// Floats of scratch one band (or call of `imagesPerCall` images) needs.
         var bandFloats: Int {
-            if imagesPerCall > 1 { return imagesPerCall * imageFloats + Winograd.lineFloats(width: outWidth) }
-            return winograd ? 16 * (inChannels + outChannels) * bandRows * ((outWidth + 1) / 2) + Winograd.lineFloats(width: outWidth)
+            if imagesPerCall > 1 { return imagesPerCall * imageFloats + lineFloats }
+            return winograd ? products * (inChannels + outChannels) * bandRows * tilesAcross + lineFloats
                 : inChannels * 9 * bandRows * outWidth
         }
         /// Convolutions of at least this many output positions use Winograd (below, its
         /// GEMMs get too narrow to gain).
         static let winogradPositions = 64
+        /// Convolutions of at least this many output positions use F(4×4, 3×3) (16 × 16
+        /// and up: the widest GEMMs, most of a U-Net's work, and few of its weights, since
+        /// U takes 36/9 of a kernel's values).
+        static let winogradF4Positions = 256
         /// The im2col band's size: within a core's share of cache, and wide enough (≥ 64
         /// columns at these sizes) for the GEMM to run at speed.
         static let bandBytes = 4 << 20

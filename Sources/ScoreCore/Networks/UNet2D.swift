@@ -348,7 +348,7 @@ public final class UNet2D: ImageNetwork {
         while first < images {
             let count = Swift.min(group, images - first)
             if group > 1 {
-                winograd(c, input + first * inSize, images: count, tileRows: 0..<((c.outHeight + 1) / 2), weights: w,
+                winograd(c, input + first * inSize, images: count, tileRows: 0..<c.tileRows, weights: w,
                          bias: bias, cols: cols, into: output + first * outSize)
             } else {
                 convolve(c, input + first * inSize, weights: w, bias: bias, cols: cols, into: output + first * outSize)
@@ -366,21 +366,33 @@ public final class UNet2D: ImageNetwork {
                           weights w: UnsafePointer<Float>, bias: Bool, cols: UnsafeMutablePointer<Float>,
                           into output: UnsafeMutablePointer<Float>) {
         let inSize = c.inChannels * c.inHeight * c.inWidth, outSize = c.outChannels * c.outHeight * c.outWidth
-        let tiles = rows.count * ((c.outWidth + 1) / 2), n = images * tiles
-        let v = cols, m = cols + 16 * c.inChannels * n, lines = m + 16 * c.outChannels * n
+        let tiles = rows.count * c.tilesAcross, n = images * tiles, products = c.products
+        let v = cols, m = cols + products * c.inChannels * n, lines = m + products * c.outChannels * n
         for j in 0..<images {
-            Winograd.transformInput(input + j * inSize, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
-                                    tileRows: rows, lines: lines, into: v + j * tiles, rowStride: n)
+            if c.winogradTile == 4 {
+                WinogradF4.transformInput(input + j * inSize, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
+                                          tileRows: rows, lines: lines, into: v + j * tiles, rowStride: n)
+            } else {
+                Winograd.transformInput(input + j * inSize, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
+                                        tileRows: rows, lines: lines, into: v + j * tiles, rowStride: n)
+            }
         }
-        for xi in 0..<16 {
+        for xi in 0..<products {
             GEMM.nn(m: c.outChannels, n: n, k: c.inChannels, a: w + c.weight + xi * c.outChannels * c.inChannels,
                     lda: c.inChannels, b: v + xi * c.inChannels * n, ldb: n, c: m + xi * c.outChannels * n, ldc: n,
                     accumulate: false)
         }
         let biases = bias ? c.bias.map { UnsafePointer(w + $0) } : nil
         for j in 0..<images {
-            Winograd.transformOutput(m + j * tiles, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
-                                     tileRows: rows, bias: biases, lines: lines, into: output + j * outSize, rowStride: n)
+            if c.winogradTile == 4 {
+                WinogradF4.transformOutput(m + j * tiles, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
+                                           tileRows: rows, bias: biases, lines: lines, into: output + j * outSize,
+                                           rowStride: n)
+            } else {
+                Winograd.transformOutput(m + j * tiles, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
+                                         tileRows: rows, bias: biases, lines: lines, into: output + j * outSize,
+                                         rowStride: n)
+            }
         }
     }
 
@@ -401,7 +413,7 @@ public final class UNet2D: ImageNetwork {
         }
         if c.winograd {
             // A band of tile rows at a time.
-            let tileRows = (c.outHeight + 1) / 2
+            let tileRows = c.tileRows
             var first = 0
             while first < tileRows {
                 let rows = first..<Swift.min(tileRows, first + c.bandRows)
