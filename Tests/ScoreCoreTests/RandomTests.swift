@@ -98,4 +98,18 @@ struct RandomTests {
         }
         #expect(worst < 1e-14, "worst relative difference \(worst)")
     }
+
+    @Test("stepNormals: eight rows' draws at once are each row's stepNormal, bit for bit", arguments: [1, 2, 3, 4])
+    func stepNormalsOfRows(dimension d: Int) {
+        let key = NoiseKey(seed: 0xDEAD_BEEF_0001, index: 0, step: 917, stream: .predictor)
+        let indices = SIMD8<UInt64>(0, 1, 7, 1 << 32, (1 << 53) - 1, 12_345, 99, 100)
+        var together = [Double](repeating: .nan, count: 8 * d)
+        together.withUnsafeMutableBufferPointer { Noise.stepNormals(key, indices: indices, dimension: d, into: $0.baseAddress!) }
+        for l in 0..<8 {
+            var k = key
+            k.index = indices[l]
+            #expect(normals(k, d, Noise.stepNormal).map(\.bitPattern) == together[(l * d)..<((l + 1) * d)].map(\.bitPattern),
+                    "row \(l)")
+        }
+    }
 }

@@ -161,15 +161,34 @@ struct ReverseSDE: Sendable {
             scoreScale = a.scoreScale
             noiseScale = a.noiseStd
         }
-        for r in 0..<rows {
-            Noise.stepNormal(NoiseKey(seed: seed, index: index(r), step: UInt32(step), stream: .predictor),
-                             into: state.noise)
+        func update(_ r: Int, noise z: UnsafePointer<Double>) {
             for j in 0..<d {
                 let i = r * d + j
                 let m = xScale * (state.x[i] + driftScale * state.x[i] + scoreScale * Double(state.score[i]))
                 state.mean[i] = m
-                state.x[i] = m + noiseScale * state.noise[j]
+                state.x[i] = m + noiseScale * z[j]
             }
+        }
+        let key = NoiseKey(seed: seed, index: 0, step: UInt32(step), stream: .predictor)
+        var r = 0
+        if d <= 4 {
+            // Rows of a few values: eight rows' draws at once (the same bits as one by one).
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 8 * d) { z in
+                while r + 8 <= rows {
+                    let indices = SIMD8(index(r), index(r + 1), index(r + 2), index(r + 3),
+                                        index(r + 4), index(r + 5), index(r + 6), index(r + 7))
+                    Noise.stepNormals(key, indices: indices, dimension: d, into: z.baseAddress!)
+                    for q in 0..<8 { update(r + q, noise: z.baseAddress! + q * d) }
+                    r += 8
+                }
+            }
+        }
+        while r < rows {
+            var rowKey = key
+            rowKey.index = index(r)
+            Noise.stepNormal(rowKey, into: state.noise)
+            update(r, noise: state.noise.baseAddress!)
+            r += 1
         }
     }
 }
