@@ -8,7 +8,7 @@
 /// tiles are numbered row by row (⌈W/4⌉ per row).
 public enum WinogradF4 {
     /// Floats of line scratch the transforms of an image `width` wide need.
-    public static func lineFloats(width w: Int) -> Int { 48 * ((w + 3) / 4 + 1) + 4 * ((w + 3) / 4 + 2) }
+    public static func lineFloats(width w: Int) -> Int { 48 * ((w + 3) / 4 + 1) }
 
     /// U = G g Gᵀ of `[out × in × 3 × 3]` weights, laid out `[36 × out × in]` (U_ξ for
     /// ξ = 6i + j), computed in Float64.
@@ -28,21 +28,22 @@ public enum WinogradF4 {
     }
 
     /// `inputRows` over runs: for t < count, out[j · stride + t] = row j of
-    /// (a0[t], …, a5[t]), eight values at a time and the rest one by one (as
+    /// (a0[t], …, a5[t]), eight values at a time, then four, then one by one (as
     /// one-lane vectors, so every value gets the same operations).
     @inline(__always)
     static func inputRows(_ count: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
                           _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
                           _ out: UnsafeMutablePointer<Float>, stride: Int) {
-        var t = 0
-        while t + 8 <= count {
-            let r = inputRows(Lanes.load8(a0 + t), Lanes.load8(a1 + t), Lanes.load8(a2 + t), Lanes.load8(a3 + t),
-                              Lanes.load8(a4 + t), Lanes.load8(a5 + t))
+        @inline(__always) func run<V: SIMD>(_: V.Type, _ t: Int) where V.Scalar == Float {
+            let r = inputRows(Lanes.load(V.self, a0 + t), Lanes.load(V.self, a1 + t), Lanes.load(V.self, a2 + t),
+                              Lanes.load(V.self, a3 + t), Lanes.load(V.self, a4 + t), Lanes.load(V.self, a5 + t))
             Lanes.store(r.0, out + t); Lanes.store(r.1, out + stride + t); Lanes.store(r.2, out + 2 * stride + t)
             Lanes.store(r.3, out + 3 * stride + t); Lanes.store(r.4, out + 4 * stride + t)
             Lanes.store(r.5, out + 5 * stride + t)
-            t += 8
         }
+        var t = 0
+        while t + 8 <= count { run(SIMD8<Float>.self, t); t += 8 }
+        if t + 4 <= count { run(SIMD4<Float>.self, t); t += 4 }
         while t < count {
             let r = inputRows(SIMD2(a0[t], 0), SIMD2(a1[t], 0), SIMD2(a2[t], 0), SIMD2(a3[t], 0), SIMD2(a4[t], 0),
                               SIMD2(a5[t], 0))
@@ -65,7 +66,7 @@ public enum WinogradF4 {
         let across = (w + 3) / 4, tiles = rowStride ?? rows.count * across, plane = channels * tiles
         let n = across + 1
         // phases[(r · 4 + k) · n + t]: line r's phase k; combined[(i · 4 + k) · n + t]: Bᵀ row i.
-        let phases = lines, combined = lines + 24 * n, padded = lines + 48 * n
+        let phases = lines, combined = lines + 24 * n
         for c in 0..<channels {
             let image = x + c * h * w
             for ty in rows {
@@ -76,26 +77,27 @@ public enum WinogradF4 {
                         q.update(repeating: 0, count: 4 * n)
                         continue
                     }
-                    // padded[j] = d[j − 1], zero outside the line: 4n + 4 values.
-                    padded[0] = 0
-                    (padded + 1).update(from: image + y * w, count: w)
-                    (padded + 1 + w).update(repeating: 0, count: 4 * n + 3 - w)
-                    // Four tiles' columns (16 values) at a time into the four phases.
+                    // Q_k[t] = d[4t + k − 1], zero outside the line; four tiles (16 values) at a time
+                    // where they lie inside it, read in place (a padded copy read back at once
+                    // stalled on store forwarding: a fifth of this function's time).
+                    let line = image + y * w
                     var t = 0
-                    while t + 4 <= n {
-                        let p = padded + 4 * t
-                        let evens = SIMD8(lowHalf: Lanes.load8(p).evenHalf, highHalf: Lanes.load8(p + 8).evenHalf)
-                        let odds = SIMD8(lowHalf: Lanes.load8(p).oddHalf, highHalf: Lanes.load8(p + 8).oddHalf)
-                        Lanes.store(evens.evenHalf, q + t); Lanes.store(odds.evenHalf, q + n + t)
-                        Lanes.store(evens.oddHalf, q + 2 * n + t); Lanes.store(odds.oddHalf, q + 3 * n + t)
-                        t += 4
-                    }
                     while t < n {
-                        q[t] = padded[4 * t]
-                        q[n + t] = padded[4 * t + 1]
-                        q[2 * n + t] = padded[4 * t + 2]
-                        q[3 * n + t] = padded[4 * t + 3]
-                        t += 1
+                        if t >= 1 && 4 * t + 15 <= w && t + 4 <= n {
+                            let p = line + 4 * t - 1
+                            let a = Lanes.load8(p), b = Lanes.load8(p + 8)
+                            let evens = SIMD8(lowHalf: a.evenHalf, highHalf: b.evenHalf)
+                            let odds = SIMD8(lowHalf: a.oddHalf, highHalf: b.oddHalf)
+                            Lanes.store(evens.evenHalf, q + t); Lanes.store(odds.evenHalf, q + n + t)
+                            Lanes.store(evens.oddHalf, q + 2 * n + t); Lanes.store(odds.oddHalf, q + 3 * n + t)
+                            t += 4
+                        } else {
+                            for k in 0..<4 {
+                                let i = 4 * t + k - 1
+                                q[k * n + t] = i >= 0 && i < w ? line[i] : 0
+                            }
+                            t += 1
+                        }
                     }
                 }
                 // Bᵀ d, each phase: combined row i = Bᵀ[i] · (lines 0…5).
@@ -139,15 +141,16 @@ public enum WinogradF4 {
                 for j in 0..<6 {
                     let m0 = m + j * plane + first, step = 6 * plane
                     let s = sums + j * across, sStep = 6 * across
-                    var t = 0
-                    while t + 8 <= across {
-                        let r = outputRows(Lanes.load8(m0 + t), Lanes.load8(m0 + step + t), Lanes.load8(m0 + 2 * step + t),
-                                           Lanes.load8(m0 + 3 * step + t), Lanes.load8(m0 + 4 * step + t),
-                                           Lanes.load8(m0 + 5 * step + t))
+                    @inline(__always) func run<V: SIMD>(_: V.Type, _ t: Int) where V.Scalar == Float {
+                        let r = outputRows(Lanes.load(V.self, m0 + t), Lanes.load(V.self, m0 + step + t),
+                                           Lanes.load(V.self, m0 + 2 * step + t), Lanes.load(V.self, m0 + 3 * step + t),
+                                           Lanes.load(V.self, m0 + 4 * step + t), Lanes.load(V.self, m0 + 5 * step + t))
                         Lanes.store(r.0, s + t); Lanes.store(r.1, s + sStep + t)
                         Lanes.store(r.2, s + 2 * sStep + t); Lanes.store(r.3, s + 3 * sStep + t)
-                        t += 8
                     }
+                    var t = 0
+                    while t + 8 <= across { run(SIMD8<Float>.self, t); t += 8 }
+                    if t + 4 <= across { run(SIMD4<Float>.self, t); t += 4 }
                     while t < across {
                         let r = outputRows(SIMD2(m0[t], 0), SIMD2(m0[step + t], 0), SIMD2(m0[2 * step + t], 0),
                                            SIMD2(m0[3 * step + t], 0), SIMD2(m0[4 * step + t], 0), SIMD2(m0[5 * step + t], 0))

@@ -358,8 +358,9 @@ public final class UNet2D: ImageNetwork {
     }
 
     /// Winograd for tile rows `rows` of `images` images (one after another in `input` and
-    /// `output`), their tiles side by side in each of the 16 GEMMs: V [16 × C × n] and M
-    /// [16 × O × n], n = images · tiles of `rows`, image j's from column j · tiles. One
+    /// `output`), their tiles side by side in each of the 16 (F(2×2)) or 36 (F(4×4)) GEMMs:
+    /// V [products × C × n] and M [products × O × n], n = images · tiles of `rows`, image
+    /// j's from column j · tiles. One
     /// image's band, or whole images where `imagesPerCall` allows (always so for such an
     /// op, whatever the count, so an image's numbers are the same in any batch).
     private func winograd(_ c: Program.Conv, _ input: UnsafePointer<Float>, images: Int, tileRows rows: Range<Int>,
