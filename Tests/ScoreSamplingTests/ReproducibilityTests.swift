@@ -76,17 +76,22 @@ struct ReproducibilityTests {
         let model = try Self.models()[0]
         var o = SampleOptions(); o.n = 24; o.seed = 5; o.steps = 80
         let alone = try engine.sampleNow(model, o)
-        var other = SampleOptions(); other.n = 400; other.seed = 6; other.steps = 80
+        // The other job is far longer than this one (n = 400 at 80 steps finished first
+        // once the step noise got faster) and is cancelled once this one is done.
+        var other = SampleOptions(); other.n = 4000; other.seed = 6; other.steps = 800
         let otherOptions = other
         let progress = JobProgress()
+        let token = CancellationToken()
+        let control = JobControl(token: token, progress: progress)
         let busyDone = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            _ = try? engine.sampleBlocking(model, otherOptions, control: JobControl(progress: progress))
+            _ = try? engine.sampleBlocking(model, otherOptions, control: control)
             busyDone.signal()
         }
         while progress.fraction.total == 0 { usleep(500) }
         let together = try engine.sampleNow(model, o)
         let (done, total) = progress.fraction
+        token.cancel()
         busyDone.wait()
         #expect(done < total, "the other job was still running")
         #expect(together.samples.map(\.bitPattern) == alone.samples.map(\.bitPattern))
