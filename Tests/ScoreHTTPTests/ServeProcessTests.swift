@@ -22,15 +22,16 @@ struct ServeProcessTests {
     @Test("SIGTERM: /readyz turns 503 at once, new work is served for the lame-duck period and refused after it, work in flight completes, exit 0")
     func sigtermDrains() async throws {
         // One sampling thread, so the long request takes seconds whatever the core count
-        // (320 samples × 30,000 Euler–Maruyama steps: about 6.5 s in the optimised build
-        // `make test` uses, longer unoptimised), well past the lame duck below.
+        // (480 samples × 30,000 Euler–Maruyama steps: about 5–7 s in the optimised build
+        // `make test` uses, longer unoptimised; 320 took 3.5–4.6 s once the step noise was
+        // vectorised), well past the lame duck below.
         let lameDuck = 2.0
         let server = try await ServeProcess.start(["--port", "0", "--models", Self.models, "--threads", "1",
                                                    "--grace-seconds", "120", "--lame-duck-seconds", "\(lameDuck)",
                                                    "--log-level", "warning"])
         defer { server.forceStop() }
         let port = server.port
-        let longN = 320
+        let longN = 480
         let longBody = #"{"n":\#(longN),"steps":30000,"seed":7,"sampler":"euler_maruyama"}"#
         // Sent at once from a thread of its own (not from a task a busy pool may start late).
         let long = ServeProcessBackground {
