@@ -167,10 +167,6 @@ public enum VectorMath {
         }
     }
 
-    /// σ(x) = 1 / (1 + e^−x).
-    @inline(__always)
-    public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
-
     /// silu(x) = x / (1 + e^−x): one division, no separate σ (the passes below are about
     /// a fifth of a small mlp's time).
     @inline(__always)
