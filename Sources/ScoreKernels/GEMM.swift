@@ -3,7 +3,7 @@
 /// im2col's patches), N small (one band of one image, or a few images).
 ///
 /// Every output is one chain of fused multiply-adds over k in order, started from 0 or
-/// from C's value, in every kernel (4 rows × 16 columns, 1 row × 16, 8 rows × 8, 1 × 8,
+/// from C's value, in every kernel (6 or 4 rows × 16 columns, 1 row × 16, 8 rows × 8, 1 × 8,
 /// and single columns): a column's numbers do not depend on the other columns of the
 /// call, nor a row's on the other rows. Columns outer: each 16-column panel of B is
 /// copied once into a contiguous `[K × 16]` block on the stack (rows of B `ldb` apart
@@ -20,12 +20,14 @@ public enum GEMM {
             var j = 0
             while j + 16 <= n {
                 sweep(m: m, k: k, a: a, lda: lda, b: b + j, ldb: ldb, width: 16, panel: panel, c: c + j, ldc: ldc,
-                      tall: 4, block: Microkernels.block4x16, single: Microkernels.block1x16, accumulate)
+                      tallest: 6, widest: Microkernels.block6x16, tall: 4, block: Microkernels.block4x16,
+                      single: Microkernels.block1x16, accumulate)
                 j += 16
             }
             if j + 8 <= n {
                 sweep(m: m, k: k, a: a, lda: lda, b: b + j, ldb: ldb, width: 8, panel: panel, c: c + j, ldc: ldc,
-                      tall: 8, block: Microkernels.block8x8, single: Microkernels.block1x8, accumulate)
+                      tallest: 8, widest: Microkernels.block8x8, tall: 8, block: Microkernels.block8x8,
+                      single: Microkernels.block1x8, accumulate)
                 j += 8
             }
             while j < n {
@@ -40,17 +42,23 @@ public enum GEMM {
         }
     }
 
-    /// One panel of `width` columns: packed, then every row block of A (`tall` rows at a
-    /// time through `block`, the rest one by one through `single`).
+    typealias Block = (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Bool) -> Void
+
+    /// One panel of `width` columns: packed, then every row block of A (`tallest` rows at a
+    /// time through `widest`, then `tall` through `block`, the rest one by one through
+    /// `single`).
     @inline(__always)
     private static func sweep(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                               width: Int, panel: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-                              tall: Int,
-                              block: (UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Bool) -> Void,
+                              tallest: Int, widest: Block, tall: Int, block: Block,
                               single: (UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Bool) -> Void,
                               _ accumulate: Bool) {
         for q in 0..<k { (panel + q * width).update(from: b + q * ldb, count: width) }
         var r = 0
+        while r + tallest <= m {
+            widest(a + r * lda, lda, panel, k, c + r * ldc, ldc, accumulate)
+            r += tallest
+        }
         while r + tall <= m {
             block(a + r * lda, lda, panel, k, c + r * ldc, ldc, accumulate)
             r += tall

@@ -93,7 +93,8 @@ struct WinogradTests {
 
     @Test("matches the direct convolution on odd and even sides, in bands of tile rows (F(2×2) and F(4×4))",
           arguments: [(2, 5, 4, 7, 9), (2, 3, 6, 8, 8), (2, 2, 3, 1, 5),
-                      (4, 5, 4, 7, 9), (4, 3, 6, 16, 16), (4, 2, 3, 1, 5), (4, 6, 5, 13, 6)])
+                      (4, 5, 4, 7, 9), (4, 3, 6, 16, 16), (4, 2, 3, 1, 5), (4, 6, 5, 13, 6),
+                      (4, 2, 3, 9, 32), (4, 3, 2, 6, 36), (4, 2, 2, 5, 64)])
     func matchesDirect(_ shape: (Int, Int, Int, Int, Int)) {
         let (tile, c, o, h, w) = shape
         var rng = SplitMix64(seed: 9)
@@ -136,5 +137,37 @@ struct WinogradTests {
         let error = zip(out, expected).map { abs(Double($0) - $1) }.max()!
         // F(4×4)'s transforms scale by up to 5 and 8: a few times F(2×2)'s rounding.
         #expect(error / scale < (f4 ? 4e-6 : 1e-6), "\(shape): error \(error / scale)")
+    }
+
+    @Test("planes further apart than C · tiles (UNet2D pads them off 4 KiB strides) give the same values, bit for bit",
+          arguments: [(2, 16, 16), (4, 16, 16), (4, 32, 32), (4, 7, 28)])
+    func planeStride(_ shape: (Int, Int, Int)) {
+        let (tile, h, w) = shape, c = 3, f4 = tile == 4, products = (tile + 2) * (tile + 2)
+        let tiles = ((h + tile - 1) / tile) * ((w + tile - 1) / tile), rows = 0..<((h + tile - 1) / tile)
+        let x = ConvolutionTests.random(c * h * w, seed: 11), bias = ConvolutionTests.random(c, seed: 12)
+        var lines = [Float](repeating: .nan, count: f4 ? WinogradF4.lineFloats(width: w) : Winograd.lineFloats(width: w))
+        func transform(plane: Int) -> (v: [Float], out: [Float]) {
+            var v = [Float](repeating: .nan, count: products * plane), out = [Float](repeating: .nan, count: c * h * w)
+            if f4 {
+                WinogradF4.transformInput(x, channels: c, height: h, width: w, tileRows: rows, lines: &lines, into: &v,
+                                          planeStride: plane)
+                WinogradF4.transformOutput(v, channels: c, height: h, width: w, tileRows: rows, bias: bias, lines: &lines,
+                                           into: &out, planeStride: plane)
+            } else {
+                Winograd.transformInput(x, channels: c, height: h, width: w, tileRows: rows, lines: &lines, into: &v,
+                                        planeStride: plane)
+                Winograd.transformOutput(v, channels: c, height: h, width: w, tileRows: rows, bias: bias, lines: &lines,
+                                         into: &out, planeStride: plane)
+            }
+            return (v, out)
+        }
+        let dense = transform(plane: c * tiles), padded = transform(plane: c * tiles + 40)
+        for xi in 0..<products {
+            let a = dense.v[(xi * c * tiles)..<((xi + 1) * c * tiles)].map(\.bitPattern)
+            let b = padded.v[(xi * (c * tiles + 40))..<(xi * (c * tiles + 40) + c * tiles)].map(\.bitPattern)
+            #expect(a == b, "plane \(xi)")
+        }
+        #expect(dense.out.map(\.bitPattern) == padded.out.map(\.bitPattern))
+        #expect(!dense.out.contains { $0.isNaN })
     }
 }

@@ -22,6 +22,16 @@ enum Lanes {
         UnsafeMutableRawPointer(p).storeBytes(of: value, as: V.self)
     }
 
+    /// The first `count` lanes of `value` (all of them, or fewer at a run's end).
+    @inline(__always)
+    static func store<V: SIMD>(_ value: V, _ p: UnsafeMutablePointer<Float>, _ count: Int) where V.Scalar == Float {
+        if count == V.scalarCount {
+            store(value, p)
+        } else {
+            for k in 0..<count { p[k] = value[k] }
+        }
+    }
+
     /// `out[i] = f(a[i], b[i])` for i < count.
     @inline(__always)
     static func map(_ count: Int, _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,

@@ -36,7 +36,8 @@ public enum Winograd {
 
     /// V_ξ[c, tile] = (Bᵀ d B)_ξ for the tiles of tile rows `rows` (padding 1 around the
     /// image), into `v` laid out `[16 × C × tiles]` with `tiles = rows.count · ⌈W/2⌉`
-    /// (or `rowStride`, when V's rows hold more images' tiles).
+    /// (or `rowStride`, when V's rows hold more images' tiles), planes `planeStride` apart
+    /// (default C · tiles).
     /// Row by row: the four input lines of a tile row, split into their even and odd
     /// columns of the zero-padded line (E[k] = d[2k], O[k] = d[2k + 1]), their Bᵀ
     /// combinations, then each of the 16 outputs as a contiguous run over the row's tiles
@@ -44,8 +45,9 @@ public enum Winograd {
     /// vector loop. `lines` is scratch of `lineFloats(width:)`.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
                                       tileRows rows: Range<Int>, lines: UnsafeMutablePointer<Float>,
-                                      into v: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
-        let across = (w + 1) / 2, tiles = rowStride ?? rows.count * across, plane = channels * tiles
+                                      into v: UnsafeMutablePointer<Float>, rowStride: Int? = nil,
+                                      planeStride: Int? = nil) {
+        let across = (w + 1) / 2, tiles = rowStride ?? rows.count * across, plane = planeStride ?? channels * tiles
         let n = across + 1   // padded columns −1 … 2·across, split in two
         let even = lines, odd = lines + 4 * n, combinedEven = lines + 8 * n, combinedOdd = lines + 12 * n
         for c in 0..<channels {
@@ -106,13 +108,14 @@ public enum Winograd {
     }
 
     /// out[o, 2ty + a, 2tx + b] = (Aᵀ M A)[a, b] (+ bias[o]) for the tiles of tile rows
-    /// `rows`, from `m` laid out `[16 × O × tiles]` (rows `rowStride` apart if given); a
-    /// tile row at a time, as runs over its tiles.
+    /// `rows`, from `m` laid out `[16 × O × tiles]` (rows `rowStride` apart if given, planes
+    /// `planeStride`); a tile row at a time, as runs over its tiles.
     public static func transformOutput(_ m: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int,
                                        tileRows rows: Range<Int>, bias: UnsafePointer<Float>?,
                                        lines sums: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>,
-                                       rowStride: Int? = nil) {
-        let across = (w + 1) / 2, tiles = rowStride ?? rows.count * across, plane = channels * tiles, pairs = w / 2
+                                       rowStride: Int? = nil, planeStride: Int? = nil) {
+        let across = (w + 1) / 2, tiles = rowStride ?? rows.count * across, plane = planeStride ?? channels * tiles
+        let pairs = w / 2
         for o in 0..<channels {
             let b = bias?[o] ?? 0, image = out + o * h * w
             for ty in rows {

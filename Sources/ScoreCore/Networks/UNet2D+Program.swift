@@ -68,12 +68,18 @@ struct Program: Sendable {
         var lineFloats: Int {
             winogradTile == 4 ? WinogradF4.lineFloats(width: outWidth) : Winograd.lineFloats(width: outWidth)
         }
-        /// Floats of scratch one band (or call of `imagesPerCall` images) needs.
+        /// Floats of scratch one band (or call of `imagesPerCall` images) needs: V and M
+        /// (`products` planes each, `planeStride` apart) and the transforms' lines.
         var bandFloats: Int {
-            if imagesPerCall > 1 { return imagesPerCall * imageFloats + lineFloats }
-            return winograd ? products * (inChannels + outChannels) * bandRows * tilesAcross + lineFloats
-                : inChannels * 9 * bandRows * outWidth
+            guard winograd else { return inChannels * 9 * bandRows * outWidth }
+            let n = imagesPerCall > 1 ? imagesPerCall * tiles : bandRows * tilesAcross
+            return products * (Conv.planeStride(inChannels * n) + Conv.planeStride(outChannels * n)) + lineFloats
         }
+        /// The distance between Winograd planes of `floats` values: at least that, and 40
+        /// past a multiple of 1024 floats (4 KiB). Planes a multiple of 4 KiB apart (every
+        /// power-of-two channel count) put the transforms' 36 (16) streams in the same L1
+        /// sets, and their stores alias their loads: 3–4× slower transforms.
+        static func planeStride(_ floats: Int) -> Int { floats + ((40 - floats % 1024) % 1024 + 1024) % 1024 }
         /// Convolutions of at least this many output positions use Winograd (below, its
         /// GEMMs get too narrow to gain).
         static let winogradPositions = 64

@@ -359,40 +359,42 @@ public final class UNet2D: ImageNetwork {
 
     /// Winograd for tile rows `rows` of `images` images (one after another in `input` and
     /// `output`), their tiles side by side in each of the 16 (F(2×2)) or 36 (F(4×4)) GEMMs:
-    /// V [products × C × n] and M [products × O × n], n = images · tiles of `rows`, image
-    /// j's from column j · tiles. One
-    /// image's band, or whole images where `imagesPerCall` allows (always so for such an
-    /// op, whatever the count, so an image's numbers are the same in any batch).
+    /// V [products × C × n] and M [products × O × n], planes `Conv.planeStride` apart,
+    /// n = images · tiles of `rows`, image j's from column j · tiles. One image's band, or
+    /// whole images where `imagesPerCall` allows (always so for such an op, whatever the
+    /// count, so an image's numbers are the same in any batch).
     private func winograd(_ c: Program.Conv, _ input: UnsafePointer<Float>, images: Int, tileRows rows: Range<Int>,
                           weights w: UnsafePointer<Float>, bias: Bool, cols: UnsafeMutablePointer<Float>,
                           into output: UnsafeMutablePointer<Float>) {
         let inSize = c.inChannels * c.inHeight * c.inWidth, outSize = c.outChannels * c.outHeight * c.outWidth
         let tiles = rows.count * c.tilesAcross, n = images * tiles, products = c.products
-        let v = cols, m = cols + products * c.inChannels * n, lines = m + products * c.outChannels * n
+        let vPlane = Program.Conv.planeStride(c.inChannels * n), mPlane = Program.Conv.planeStride(c.outChannels * n)
+        let v = cols, m = cols + products * vPlane, lines = m + products * mPlane
         for j in 0..<images {
             if c.winogradTile == 4 {
                 WinogradF4.transformInput(input + j * inSize, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
-                                          tileRows: rows, lines: lines, into: v + j * tiles, rowStride: n)
+                                          tileRows: rows, lines: lines, into: v + j * tiles, rowStride: n,
+                                          planeStride: vPlane)
             } else {
                 Winograd.transformInput(input + j * inSize, channels: c.inChannels, height: c.inHeight, width: c.inWidth,
-                                        tileRows: rows, lines: lines, into: v + j * tiles, rowStride: n)
+                                        tileRows: rows, lines: lines, into: v + j * tiles, rowStride: n,
+                                        planeStride: vPlane)
             }
         }
         for xi in 0..<products {
             GEMM.nn(m: c.outChannels, n: n, k: c.inChannels, a: w + c.weight + xi * c.outChannels * c.inChannels,
-                    lda: c.inChannels, b: v + xi * c.inChannels * n, ldb: n, c: m + xi * c.outChannels * n, ldc: n,
-                    accumulate: false)
+                    lda: c.inChannels, b: v + xi * vPlane, ldb: n, c: m + xi * mPlane, ldc: n, accumulate: false)
         }
         let biases = bias ? c.bias.map { UnsafePointer(w + $0) } : nil
         for j in 0..<images {
             if c.winogradTile == 4 {
                 WinogradF4.transformOutput(m + j * tiles, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
                                            tileRows: rows, bias: biases, lines: lines, into: output + j * outSize,
-                                           rowStride: n)
+                                           rowStride: n, planeStride: mPlane)
             } else {
                 Winograd.transformOutput(m + j * tiles, channels: c.outChannels, height: c.outHeight, width: c.outWidth,
                                          tileRows: rows, bias: biases, lines: lines, into: output + j * outSize,
-                                         rowStride: n)
+                                         rowStride: n, planeStride: mPlane)
             }
         }
     }
