@@ -25,7 +25,7 @@ struct RequestRecorder: Sendable {
             // Counted when the client leaves, not when its cancelled work answers later.
             if outcome.leave() { metrics.reject(reason: ErrorStatus.cancelledRejection) }
         }
-        responder.onAnswer { [metrics, logger] answered in
+        responder.onAnswer { answered in
             // A streamed answer counts when its stream ends, as what it amounted to.
             guard let stream = answered.stream else { return record(answered) }
             stream.onFinish { outcome in record(outcome ?? answered) }
