@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Evaluates a trained model directory for its model card: held-out log-likelihood
-# (nats and bits/dim; exact trace, with 4 dequantization draws for models with levels), and a PNG of samples next to the held-out data.
+# (nats and bits/dim; exact trace, with 4 dequantization draws for models with levels), and a PNG of samples next to the held-out data
+# (for an analytic gmm model: samples next to its exact density).
 # Usage: Models/recipes/evaluate.sh MODEL_DIR [N_SAMPLES]
 set -euo pipefail
 MODEL=$1
 N=${2:-4000}
 BIN=${SCORESERVE_BIN:-.build/release/scoreserve}
+# An analytic model (gmm) has no held-out data: its figure is its samples beside its
+# exact density.
+if grep -q '"type": *"gmm"' "$MODEL/config.json"; then
+  "$BIN" sample "$MODEL" --n "$N" --seed 1 --output /tmp/evaluate-samples.json
+  "$BIN" plot --samples /tmp/evaluate-samples.json --density "$MODEL" --output "$MODEL/samples.png" >/dev/null
+  echo "wrote $MODEL/samples.png"
+  exit 0
+fi
 HELD="$MODEL/held-out.csv"
 [ -f "$HELD" ] || { echo "no $HELD" >&2; exit 2; }
 EXTRA=()

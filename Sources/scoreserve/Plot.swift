@@ -11,7 +11,8 @@ struct Plot: ParsableCommand {
             endpoint), or points as JSON ([[...], ...]), CSV or .npy. Points of 2 values
             make a scatter plot: the samples in red over the --data points in light blue,
             on axes fitted to the 0.5th–99.5th percentiles of both, or two panels on the
-            same axes with --side-by-side. Other points make a grid of images (--shape
+            same axes with --side-by-side, or next to the exact density of an analytic
+            model with --density (a `gmm` network). Other points make a grid of images (--shape
             H,W, 1,H,W or 3,H,W; taken from the file when it says, square gray images
             when D is a perfect square); with --data the data's grid is drawn to the right.
             The picture has no text; --title goes into the PNG's metadata.
@@ -20,6 +21,7 @@ struct Plot: ParsableCommand {
               scoreserve sample Models/gmm-demo --n 2000 --output s.json
               scoreserve plot --samples s.json --data data.npy --output s.png
               scoreserve plot --samples s.json --data data.csv --side-by-side
+              scoreserve plot --samples s.json --density Models/gmm-demo --output samples.png
               scoreserve plot --samples digits.npy --shape 8,8 --range 0,16 --columns 10 --scale 4
             """)
 
@@ -56,6 +58,9 @@ struct Plot: ParsableCommand {
     @Option(help: "Scatter: height of the picture in pixels.")
     var height: Int = 640
 
+    @Option(help: "Scatter: a model directory with an exact density (a gmm network): its data density is drawn beside the samples, on the same axes.")
+    var density: String?
+
     @Option(help: "A title, stored in the PNG's metadata.")
     var title: String?
 
@@ -65,7 +70,9 @@ struct Plot: ParsableCommand {
         if let d, d.dimension != s.dimension {
             throw ValidationError("--data has points of \(d.dimension) values, --samples of \(s.dimension)")
         }
+        if density != nil, d != nil { throw ValidationError("--density and --data are exclusive: draw one beside the samples") }
         let imageShape = try resolveShape(s)
+        if density != nil, imageShape != nil { throw ValidationError("--density draws 2-D points; these have \(s.dimension) values") }
         let png: [UInt8]
         let summary: String
         if let imageShape {
@@ -114,11 +121,33 @@ struct Plot: ParsableCommand {
         guard (16...16384).contains(w), (16...16384).contains(height) else {
             throw ValidationError("--width and --height must be in 16…16384")
         }
+        if let density {
+            return ScoreCore.Plot.samplesBesideDensity(samples: s.floats, width: width ?? 1280, height: height, title: title,
+                                                       logDensity: try dataDensity(density))
+        }
         if sideBySide {
             guard let d else { throw ValidationError("--side-by-side needs --data") }
             return ScoreCore.Plot.sideBySide(left: s.floats, right: d.floats, width: w, height: height, title: title)
         }
         return ScoreCore.Plot.scatter(samples: s.floats, data: d?.floats, width: w, height: height, title: title)
+    }
+
+    /// log p₀ in data space, up to a constant, of the analytic model at `path`.
+    private func dataDensity(_ path: String) throws -> (Double, Double) -> Double {
+        let model: ScoreModel
+        do { model = try ScoreModel.load(directory: path) } catch { throw ValidationError("--density: \(error)") }
+        guard let mixture = model.network as? GaussianMixture else {
+            throw ValidationError("--density: \(path) has a \(model.network.typeName) network; an exact density needs gmm")
+        }
+        guard mixture.dimension == 2 else {
+            throw ValidationError("--density: \(path) is \(mixture.dimension)-D; the scatter plot is 2-D")
+        }
+        let spec = model.data
+        return { x, y in
+            var point = [x, y]
+            spec.toModel(&point)
+            return mixture.logDensity(point, t: 0)
+        }
     }
 
     private func grid(_ s: PointSet, _ d: PointSet?, imageShape: [Int]) throws -> [UInt8] {

@@ -95,6 +95,29 @@ struct ShippedModelTests {
         #expect(spotGap > -0.5, "a model far above the true density means a wrong density or likelihood")
     }
 
+    /// gmm-demo has no weights and no held-out data: its card's figure is 4,000 samples
+    /// (default sampler, seed 1) beside its exact density, as `Models/recipes/evaluate.sh`
+    /// draws them; redrawn here, the picture must be the shipped one byte for byte.
+    @Test("gmm-demo's card shows its samples beside its exact density, as evaluate.sh draws them")
+    func gmmDemoPicture() throws {
+        let dir = Self.models.appendingPathComponent("gmm-demo")
+        let card = try String(contentsOf: dir.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(card.contains("](samples.png)") && card.contains("Models/recipes/evaluate.sh Models/gmm-demo"))
+        let model = try ScoreModel.load(directory: dir.path)
+        let mixture = try #require(model.network as? GaussianMixture)
+        var options = SampleOptions()
+        options.n = 4000
+        options.seed = 1
+        let samples = try SamplingEngine(threads: 2).sampleBlocking(model, options).samples
+        let png = Plot.samplesBesideDensity(samples: samples) { x, y in
+            var point = [x, y]
+            model.data.toModel(&point)
+            return mixture.logDensity(point, t: 0)
+        }
+        let shipped = try [UInt8](Data(contentsOf: dir.appendingPathComponent("samples.png")))
+        #expect(png == shipped, "Models/gmm-demo/samples.png is not what evaluate.sh draws now: rerun it")
+    }
+
     @Test("every shipped model is listed and samples over HTTP")
     func everyModelServes() async throws {
         let models = try ScoreModel.loadAll(root: Self.models.path)
