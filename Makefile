@@ -150,7 +150,7 @@ clean:
 bench: release bench-deps
 	@command -v wrk >/dev/null || { echo "bench: installing wrk"; $(SUDO) apt-get install -y -qq wrk; }
 	@mkdir -p $(BENCH_OUT)
-	.build/release/scoreserve bench --models $(MODELS) --json $(BENCH_OUT)/scoreserve.json
+	.build/release/scoreserve bench --models $(MODELS) --engine-repeats 3 --json $(BENCH_OUT)/scoreserve.json
 	$(BENCH_VENV)/bin/python Benchmarks/langevin_bench.py --json $(BENCH_OUT)/langevin.json
 	$(BENCH_VENV)/bin/python Benchmarks/ode_bench.py --json $(BENCH_OUT)/ode.json
 	$(BENCH_VENV)/bin/python Benchmarks/unet2d_bench.py --scoreserve .build/release/scoreserve \

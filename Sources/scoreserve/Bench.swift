@@ -30,6 +30,8 @@ struct Bench: ParsableCommand {
     @Option(help: "A diffusers UNet2DModel directory for --only unet2d (Benchmarks/unet2d_bench.py writes one).")
     var unetModel: String?
     @Option(help: "Timed repeats of each unet2d figure, after a warm-up.") var repeats = 3
+    @Option(help: "Runs of each engine workload on each thread count, interleaved across the counts; the median run is reported, with the spread.")
+    var engineRepeats = 1
     @Option(help: "All-core thread count (default: the CPU limit).") var threads: Int?
     @Option(help: "Comma-separated thread counts for a scaling curve, e.g. 1,2,4,8,16 (default: 1 and all).")
     var scaling: String?
@@ -55,20 +57,41 @@ struct Bench: ParsableCommand {
         var measurements: [JSONValue] = []
         let engineParts = catalogue.filter { parts.contains(String($0.id.prefix(2))) }
         if !engineParts.isEmpty {
-            print("\nengine workloads (median of repeats for W0; roofline = sgemm on the network's x-path shapes at 256 rows, same threads)")
+            let runs = engineRepeats > 1 ? "each the median of \(engineRepeats) interleaved runs, their spread below it; " : ""
+            print("\nengine workloads (\(runs)median of repeats for W0; roofline = sgemm on the network's x-path shapes at 256 rows, same threads)")
             print(Self.row(["workload", "thr", "seconds", "items/s", "NFE/s", "GFLOP/s", "roofline", "ratio",
                             "µs/item", "peak RSS"]))
         }
+        guard engineRepeats >= 1 else { throw ValidationError("--engine-repeats must be at least 1") }
         for w in engineParts {
+            // Every thread count once per round, so a slow spell of the machine falls on
+            // one run of each rather than on all runs of one.
+            var runs: [Int: [WorkloadMeasurement]] = [:]
+            for _ in 0..<engineRepeats {
+                for t in counts { runs[t, default: []].append(try spawnChild(w.id, threads: t)) }
+            }
             var byThreads: [Int: WorkloadMeasurement] = [:]
             for t in counts {
-                let m = try spawnChild(w.id, threads: t)
+                let sorted = runs[t]!.sorted { $0.seconds < $1.seconds }
+                let m = sorted[sorted.count / 2]
                 byThreads[t] = m
-                measurements.append(.object(m.json))
+                var entry = m.json
+                if engineRepeats > 1 {
+                    entry["seconds_runs"] = .array(runs[t]!.map { .number($0.seconds) })
+                    entry["ratio_runs"] = .array(runs[t]!.map { .number($0.ratio) })
+                }
+                measurements.append(.object(entry))
                 print(Self.row([w.id, "\(t)", Self.f(m.seconds, 4), Self.f(Double(m.items) / m.seconds, 1),
                                 Self.f(Double(m.nfe) / m.seconds, 0), Self.f(m.gflops, 1), Self.f(m.rooflineGFLOPs, 1),
                                 Self.f(m.ratio, 3), Self.f(m.seconds / Double(m.items) * 1e6, 2),
                                 "\(m.peakRSS / 1_048_576) MiB"]))
+            }
+            if engineRepeats > 1 {
+                let spreads = counts.map { t in
+                    let secs = runs[t]!.map(\.seconds), ratios = runs[t]!.map(\.ratio)
+                    return "\(t) thr \(Self.f(secs.min()!, 4))–\(Self.f(secs.max()!, 4)) s, ratio \(Self.f(ratios.min()!, 3))–\(Self.f(ratios.max()!, 3))"
+                }
+                print("  \(w.id): \(engineRepeats) runs: \(spreads.joined(separator: "; "))")
             }
             if let one = byThreads[1], counts.count > 1 {
                 let ups = counts.dropFirst().compactMap { t in byThreads[t].map { "\(t): \(Self.f(one.seconds / $0.seconds, 2))" } }
