@@ -46,6 +46,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         if let child { return try runChild(child) }
         if let memoryChild { return try runMemoryChild(memoryChild) }
+        guard engineRepeats >= 1 else { throw ValidationError("--engine-repeats must be at least 1") }
         let parts = Set((only ?? "W0,W1,W2,W3,W4,W5,W6,memory,kernels").split(separator: ",").map { $0.uppercased() })
         let all = threads ?? CPULimit.available()
         let counts = try threadCounts(all: all)
@@ -57,12 +58,11 @@ struct Bench: ParsableCommand {
         var measurements: [JSONValue] = []
         let engineParts = catalogue.filter { parts.contains(String($0.id.prefix(2))) }
         if !engineParts.isEmpty {
-            let runs = engineRepeats > 1 ? "each the median of \(engineRepeats) interleaved runs, their spread below it; " : ""
-            print("\nengine workloads (\(runs)median of repeats for W0; roofline = sgemm on the network's x-path shapes at 256 rows, same threads)")
+            let method = engineRepeats > 1 ? "each the median of \(engineRepeats) interleaved runs, their spread below it; " : ""
+            print("\nengine workloads (\(method)median of repeats for W0; roofline = sgemm on the network's x-path shapes at 256 rows, same threads)")
             print(Self.row(["workload", "thr", "seconds", "items/s", "NFE/s", "GFLOP/s", "roofline", "ratio",
                             "µs/item", "peak RSS"]))
         }
-        guard engineRepeats >= 1 else { throw ValidationError("--engine-repeats must be at least 1") }
         for w in engineParts {
             // Every thread count once per round, so a slow spell of the machine falls on
             // one run of each rather than on all runs of one.

@@ -136,18 +136,13 @@ struct Plot: ParsableCommand {
     private func dataDensity(_ path: String) throws -> (Double, Double) -> Double {
         let model: ScoreModel
         do { model = try ScoreModel.load(directory: path) } catch { throw ValidationError("--density: \(error)") }
-        guard let mixture = model.network as? GaussianMixture else {
+        guard let logDensity = model.exactDataLogDensity else {
             throw ValidationError("--density: \(path) has a \(model.network.typeName) network; an exact density needs gmm")
         }
-        guard mixture.dimension == 2 else {
-            throw ValidationError("--density: \(path) is \(mixture.dimension)-D; the scatter plot is 2-D")
+        guard model.data.dimension == 2 else {
+            throw ValidationError("--density: \(path) is \(model.data.dimension)-D; the scatter plot is 2-D")
         }
-        let spec = model.data
-        return { x, y in
-            var point = [x, y]
-            spec.toModel(&point)
-            return mixture.logDensity(point, t: 0)
-        }
+        return { x, y in logDensity([x, y]) }
     }
 
     private func grid(_ s: PointSet, _ d: PointSet?, imageShape: [Int]) throws -> [UInt8] {

@@ -104,16 +104,12 @@ struct ShippedModelTests {
         let card = try String(contentsOf: dir.appendingPathComponent("README.md"), encoding: .utf8)
         #expect(card.contains("](samples.png)") && card.contains("Models/recipes/evaluate.sh Models/gmm-demo"))
         let model = try ScoreModel.load(directory: dir.path)
-        let mixture = try #require(model.network as? GaussianMixture)
+        let logDensity = try #require(model.exactDataLogDensity)
         var options = SampleOptions()
         options.n = 4000
         options.seed = 1
         let samples = try SamplingEngine(threads: 2).sampleBlocking(model, options).samples
-        let png = Plot.samplesBesideDensity(samples: samples) { x, y in
-            var point = [x, y]
-            model.data.toModel(&point)
-            return mixture.logDensity(point, t: 0)
-        }
+        let png = Plot.samplesBesideDensity(samples: samples) { x, y in logDensity([x, y]) }
         let shipped = try [UInt8](Data(contentsOf: dir.appendingPathComponent("samples.png")))
         #expect(png == shipped, "Models/gmm-demo/samples.png is not what evaluate.sh draws now: rerun it")
     }

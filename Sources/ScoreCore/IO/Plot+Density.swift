@@ -38,9 +38,7 @@ extension Plot {
                                             logDensity: (Double, Double) -> Double) -> [UInt8] {
         precondition(samples.count % 2 == 0, "samplesBesideDensity: points must be n×2")
         var canvas = Canvas(width: width, height: height)
-        let half = width / 2, r = ranges([samples])
-        let left = panel(x: 0, y: 0, width: half, height: height, ranges: r)
-        let right = panel(x: half, y: 0, width: width - half, height: height, ranges: r)
+        let (left, right) = panelPair(width: width, height: height, ranges: ranges([samples]))
         drawScatter(on: &canvas, panel: left, layers: [(samples, .sample)])
         drawDensity(on: &canvas, panel: right, logDensity: logDensity)
         return canvas.png(title: title)

@@ -248,13 +248,18 @@ public enum Plot {
                                         height: Int = 640) -> (canvas: Canvas, panels: (Panel, Panel)) {
         precondition(left.count % 2 == 0 && right.count % 2 == 0, "sideBySide: points must be n×2")
         var canvas = Canvas(width: width, height: height)
-        let half = width / 2
-        let r = ranges([left, right])
-        let a = panel(x: 0, y: 0, width: half, height: height, ranges: r)
-        let b = panel(x: half, y: 0, width: width - half, height: height, ranges: r)
+        let (a, b) = panelPair(width: width, height: height, ranges: ranges([left, right]))
         drawScatter(on: &canvas, panel: a, layers: [(left, .sample)])
         drawScatter(on: &canvas, panel: b, layers: [(right, .reference)])
         return (canvas, (a, b))
+    }
+
+    /// Two panels side by side, each half of a `width` × `height` picture, on the same axes.
+    public static func panelPair(width: Int, height: Int,
+                                 ranges r: (x: ClosedRange<Double>, y: ClosedRange<Double>)) -> (Panel, Panel) {
+        let half = width / 2
+        return (panel(x: 0, y: 0, width: half, height: height, ranges: r),
+                panel(x: half, y: 0, width: width - half, height: height, ranges: r))
     }
 
     /// A PNG of samples next to data: two scatter panels with the same axes.
