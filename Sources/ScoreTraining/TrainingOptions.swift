@@ -33,6 +33,8 @@ public struct TrainingOptions: Sendable, Equatable {
     /// integer data need it so their density is continuous, as the likelihood's
     /// dequantization assumes.
     public var dequantizeWidth = 0.0
+    /// How training times are drawn and the loss weighted over t.
+    public var timeWeighting: TimeWeighting = .sigma
 
     public init() {}
 }

@@ -62,6 +62,7 @@ func report(_ model: ScoreModel) -> String {
         "data scale:  \(list(data.scale))",
     ]
     if let levels = m.levels { lines.append("data levels: \(levels)") }
+    if case .logit(let alpha) = data.transform { lines.append("data map:    logit, alpha \(alpha) (then shift and scale)") }
     lines.append("parameters:  \(m.parameterCount)")
     if !model.weightsMetadata.isEmpty {
         lines.append("metadata:    " + model.weightsMetadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))

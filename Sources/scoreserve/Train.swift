@@ -26,9 +26,13 @@ struct Train: ParsableCommand {
     @Option(help: "Data scale.") var scale: Double = 1
     @Option(help: "Integer levels of the data (enables dequantized likelihoods).") var levels: Int?
     @Flag(help: "Train on uniformly dequantized data x + u, u ~ U[0, 1) per value (needs --levels).") var dequantize = false
+    @Option(help: "Map data to model space through logit(α + (1 − 2α)x/levels) before --shift/--scale, with this α (needs --levels).")
+    var logitAlpha: Double?
     @Option(help: "SDE: vp, subvp, ve, ve_power.") var sde: String = "vp"
     @Option(help: "ve sigma_max (default 50; a few times the data's diameter).") var sigmaMax: Double?
     @Option(help: "Objective: dsm or ssm.") var objective: String = "dsm"
+    @Option(help: "Loss weighting over t: sigma (σ_t², t uniform) or likelihood (g², t importance-sampled).")
+    var weighting: String = "sigma"
     @Option(help: "Hidden width H.") var hidden = 128
     @Option(help: "Residual blocks L.") var blocks = 3
     @Option(help: "Time-embedding width E.") var embedDim = 64
@@ -48,6 +52,9 @@ struct Train: ParsableCommand {
     func run() throws {
         guard let kind = SDE.Kind(rawValue: sde), SDE.configKinds.contains(kind) else { throw ValidationError("--sde: expected vp, subvp, ve or ve_power") }
         guard let objectiveKind = TrainingObjective(rawValue: objective) else { throw ValidationError("--objective: dsm or ssm") }
+        guard let weightingKind = TimeWeighting(rawValue: weighting) else {
+            throw ValidationError("--weighting: expected \(TimeWeighting.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
         guard scale != 0 else { throw ValidationError("--scale must not be 0") }
         var dataset: Dataset
         let dataSource: String
@@ -72,10 +79,20 @@ struct Train: ParsableCommand {
             heldOut = parts.test
         }
         let d = dataset.dimension
+        var transform = DataTransform.affine
+        if let logitAlpha {
+            guard let levels else { throw ValidationError("--logit-alpha needs --levels") }
+            guard logitAlpha > 0, logitAlpha < 0.5 else { throw ValidationError("--logit-alpha must be in (0, 0.5)") }
+            if let bad = dataset.points.first(where: { !($0 >= 0 && $0 <= Double(levels - 1)) }) {
+                throw ValidationError("--data: value \(bad) is outside 0…\(levels - 1), the range --levels \(levels) gives the logit transform")
+            }
+            transform = .logit(alpha: logitAlpha)
+        }
         let spec = DataSpec(shape: dataset.shape, shift: Array(repeating: shift, count: d),
-                            scale: Array(repeating: scale, count: d), levels: levels)
+                            scale: Array(repeating: scale, count: d), levels: levels, transform: transform)
         var model = dataset.points
-        spec.toModel(&model)
+        // A nonlinear map acts per draw, after dequantization (see Trainer.dataMap).
+        if transform == .affine { spec.toModel(&model) }
         let sdeValue = SDE(kind: kind, sigmaMax: sigmaMax ?? 50)
         var options = TrainingOptions()
         options.objective = objectiveKind
@@ -86,13 +103,15 @@ struct Train: ParsableCommand {
         options.gradientClip = clip
         options.emaDecay = ema
         options.seed = seed
+        options.timeWeighting = weightingKind
         if dequantize {
             guard levels != nil else { throw ValidationError("--dequantize needs --levels") }
-            options.dequantizeWidth = 1 / abs(scale)
+            // One level: in data units before a nonlinear map, else in model units.
+            options.dequantizeWidth = transform == .affine ? 1 / abs(scale) : 1
         }
         let layout = MLPLayout(dimension: d, hidden: hidden, blocks: blocks, embedDim: embedDim)
         let trainer = Trainer(layout: layout, sde: sdeValue, data: model, options: options,
-                              initial: layout.initialParameters(seed: seed, fourierScale: fourierScale))
+                              initial: layout.initialParameters(seed: seed, fourierScale: fourierScale), dataMap: spec)
         let start = DispatchTime.now().uptimeNanoseconds
         let tty = isatty(2) != 0
         var lastDraw = start
@@ -116,7 +135,7 @@ struct Train: ParsableCommand {
             "learning_rate": "\(lr)", "warmup": "\(warmup)", "gradient_clip": "\(clip)", "ema": "\(ema)",
             "seed": "\(seed)", "fourier_scale": "\(fourierScale)", "final_loss": "\(finalLoss)",
             "train_points": "\(dataset.count)", "held_out_points": "\(heldOut?.count ?? 0)",
-            "dequantize": "\(dequantize)",
+            "dequantize": "\(dequantize)", "transform": transform.name, "weighting": weightingKind.rawValue,
         ]
         let directoryName = URL(fileURLWithPath: output).standardizedFileURL.lastPathComponent
         try ModelDirectoryWriter.write(

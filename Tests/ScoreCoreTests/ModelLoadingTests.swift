@@ -36,6 +36,10 @@ struct ModelLoadingTests {
             (#"{"data": {"shape": [2], "scale": [1, 0]}, "sde": {"type": "vp"}, "network": {"type": "gmm"}}"#, ["'data.scale'", "non-zero"]),
             (#"{"data": {"shape": [2], "shift": [1, 2, 3]}, "sde": {"type": "vp"}, "network": {"type": "gmm"}}"#, ["'data.shift'", "array of 2 numbers"]),
             (#"{"data": {"shape": [2], "levels": 1}, "sde": {"type": "vp"}, "network": {"type": "gmm"}}"#, ["'data.levels'"]),
+            (#"{"data": {"shape": [2], "transform": "log"}, "sde": {"type": "vp"}, "network": {"type": "gmm"}}"#, ["'data.transform'", "'affine' or 'logit'", "'log'"]),
+            (#"{"data": {"shape": [2], "transform": "logit"}, "sde": {"type": "vp"}, "network": {"type": "gmm"}}"#, ["'data.transform'", "needs data.levels"]),
+            (#"{"data": {"shape": [2], "levels": 17, "transform": "logit", "logit_alpha": 0.5}, "sde": {"type": "vp"}, "network": {"type": "gmm"}}"#, ["'data.logit_alpha'", "(0, 0.5)"]),
+            (#"{"data": {"shape": [2], "levels": 17, "transform": "logit", "logit_alpha": 0}, "sde": {"type": "vp"}, "network": {"type": "gmm"}}"#, ["'data.logit_alpha'"]),
             (#"{"data": {"shape": [2]}, "sde": {"type": "vq"}, "network": {"type": "gmm"}}"#, ["'sde.type'", "vp, subvp, ve, ve_power", "'vq'"]),
             (#"{"data": {"shape": [2]}, "sde": {"type": "vp", "beta_min": "0.1"}, "network": {"type": "gmm"}}"#, ["'sde.beta_min'", "expected a number, got string"]),
             (#"{"data": {"shape": [2]}, "sde": {"type": "ve", "sigma_min": 5, "sigma_max": 1}, "network": {"type": "gmm"}}"#, ["'sde.sigma_max'"]),
@@ -126,6 +130,43 @@ struct ModelLoadingTests {
         let s = model.scores(dataSpace: [12, -3], times: [0.4])
         #expect(abs(s[0] - -1) < 1e-6 && abs(s[1] - -2) < 1e-6)
         #expect(abs(model.data.logAbsScale - (log(2) + log(0.5))) < 1e-15)
+    }
+
+    @Test("the logit data map: inverse pairs, Jacobian by finite differences, domain")
+    func logitTransform() throws {
+        let root = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let config = #"""
+            {"data": {"shape": [2], "levels": 17, "transform": "logit", "logit_alpha": 0.001,
+                      "shift": [-1.5, 0.5], "scale": [2.75, -2]},
+             "sde": {"type": "vp"}, "network": {"type": "gmm", "components": [{"weight": 1, "mean": [0, 0], "std": 1}]}}
+            """#
+        let data = try ScoreModel.load(directory: try writeModel(in: root, name: "g", config: config)).data
+        #expect(data.transform == .logit(alpha: 0.001))
+        // x = 8.5 is the middle of the range: y = ½, logit 0, so x_m = −shift/scale.
+        #expect(abs(data.toModel(8.5, 0) - 1.5 / 2.75) < 1e-15 && abs(data.toModel(8.5, 1) - 0.25) < 1e-15)
+        for j in 0..<2 {
+            for x in [0, 1e-3, 0.5, 3, 16, 16.999, 17] {
+                #expect(abs(data.toData(data.toModel(x, j), j) - x) < 1e-10, "round trip of \(x)")
+            }
+        }
+        // log|det ∂x_m/∂x| against central differences of toModel, coordinate by coordinate.
+        for x in [[0.25, 16.5], [3.0, 9.0], [12.0, 0.75]] {
+            let h = 1e-6
+            var expected = 0.0
+            for j in 0..<2 {
+                expected += log(abs((data.toModel(x[j] + h, j) - data.toModel(x[j] - h, j)) / (2 * h)))
+            }
+            let got = x.withUnsafeBufferPointer { data.logAbsJacobian($0.baseAddress!) }
+            #expect(abs(got - expected) < 1e-6, "Jacobian at \(x): \(got) vs \(expected)")
+        }
+        // The domain is where y = α + (1 − 2α)x/17 lies in (0, 1), a little wider than [0, 17].
+        let domain = try #require(data.domain)
+        #expect(domain.contains(0) && domain.contains(17) && domain.contains(-0.017) && domain.contains(17.017))
+        #expect(!domain.contains(-0.018) && !domain.contains(17.018))
+        #expect(data.domainProblem(17.5)?.contains("outside") == true && data.domainProblem(16) == nil)
+        // However far out in model space, a point maps back into the data range.
+        #expect(domain.contains(data.toData(-30, 0)) && domain.contains(data.toData(30, 0)))
     }
 
     @Test("empirical models read their data set from .csv or .npy, in data space")

@@ -7,10 +7,11 @@ enum TestModels {
     /// A `ScoreModel` for an analytic mixture under `sde`, built in memory (the same
     /// path as a model directory: config parsing is tested elsewhere).
     static func gmm(_ sde: SDE, components: [GaussianMixture.Component], name: String = "gmm-test",
-                    shift: [Double]? = nil, scale: [Double]? = nil, levels: Int? = nil) -> ScoreModel {
+                    shift: [Double]? = nil, scale: [Double]? = nil, levels: Int? = nil,
+                    transform: DataTransform = .affine) -> ScoreModel {
         let d = components[0].mean.count
         let data = DataSpec(shape: [d], shift: shift ?? Array(repeating: 0, count: d),
-                            scale: scale ?? Array(repeating: 1, count: d), levels: levels)
+                            scale: scale ?? Array(repeating: 1, count: d), levels: levels, transform: transform)
         let config = ModelConfig(name: name, description: "test mixture", data: data, sde: sde,
                                  network: .gmm(components), weights: nil)
         return ScoreModel(directory: "(memory)", config: config,

@@ -22,6 +22,8 @@ public struct ModelMetadata: Sendable {
     public let parameterCount: Int
     /// Integer levels of the data, when it has them.
     public let levels: Int?
+    /// The data map before shift and scale.
+    public let dataTransform: DataTransform
 }
 
 extension ScoreModel {
@@ -30,6 +32,7 @@ extension ScoreModel {
         ModelMetadata(name: name, description: config.description, sdeType: sde.kind.rawValue,
                       sdeParameters: sde.parameters, samplingEps: sde.samplingEps, likelihoodEps: sde.likelihoodEps,
                       dataShape: data.shape, networkType: network.typeName, hyperparameters: network.hyperparameters,
-                      parameterCount: network.parameterCount, levels: data.levels)
+                      parameterCount: network.parameterCount, levels: data.levels,
+                      dataTransform: data.transform)
     }
 }

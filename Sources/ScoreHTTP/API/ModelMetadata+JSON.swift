@@ -24,6 +24,9 @@ extension ModelMetadata {
             "parameters": .integer(Int64(parameterCount)),
         ])
         if let levels { o["levels"] = .integer(Int64(levels)) }
+        if case .logit(let alpha) = dataTransform {
+            o["data_transform"] = .object(JSONObject(["type": .string(dataTransform.name), "alpha": .number(alpha)]))
+        }
         return o
     }
 }

@@ -109,6 +109,8 @@ public struct LikelihoodPlan: Sendable {
         if dequantize > 0 {
             try check(model.data.levels != nil, "dequantize", "needs a model with data.levels")
         }
+        // A dequantization draw adds up to one level.
+        try checkDomain(x, model.data, reach: dequantize > 0 ? 1 : 0)
         eps = try v.double(RequestFields.row("eps", op)) ?? model.sde.likelihoodEps
         try checkEps(eps, model.sde)
         divergence = try DivergenceOptions(v, op, dimension: model.data.dimension)
@@ -131,6 +133,7 @@ public struct EncodePlan: Sendable {
         try v.rejectUnknown(op)
         self.model = model
         x = try v.points(op, dimension: model.data.dimension)
+        try checkDomain(x, model.data)
         rtol = try v.double(RequestFields.row("rtol", op))!
         atol = try v.double(RequestFields.row("atol", op))!
         eps = try v.double(RequestFields.row("eps", op)) ?? model.sde.likelihoodEps
@@ -154,6 +157,7 @@ public struct ScorePlan: Sendable {
         try v.rejectUnknown(op)
         self.model = model
         x = try v.points(op, dimension: model.data.dimension)
+        try checkDomain(x, model.data)
         let n = x.count / model.data.dimension
         let row = RequestFields.row("t", op)
         switch try v.value(row) {

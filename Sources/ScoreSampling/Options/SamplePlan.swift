@@ -92,6 +92,18 @@ func check(_ ok: Bool, _ field: String, _ message: @autoclosure () -> String) th
     if !ok { throw .invalidArgument(field: field, message: message()) }
 }
 
+/// Rejects data-space points the model's data map cannot take (a logit transform's
+/// range), naming the first such value; `reach` is how far dequantization may add.
+func checkDomain(_ x: [Double], _ data: DataSpec, reach: Double = 0) throws(SamplingError) {
+    guard data.domain != nil else { return }
+    let d = data.dimension
+    for (i, v) in x.enumerated() {
+        if let problem = data.domainProblem(v) ?? (reach > 0 ? data.domainProblem(v + reach) : nil) {
+            throw .invalidArgument(field: "x", message: "value \(i % d) of point \(i / d): \(problem)")
+        }
+    }
+}
+
 func checkEps(_ eps: Double, _ sde: SDE) throws(SamplingError) {
     try check(eps.isFinite && eps > 0 && eps < sde.T, "eps", "must be in (0, \(sde.T)), got \(eps)")
 }
