@@ -185,5 +185,5 @@ models: release
 	$(TRAIN) --data 8gaussians --sde subvp --steps 20000 --hold-out 5000 --output Models/8gaussians-subvp
 	$(TRAIN) --data checkerboard --sde ve --sigma-max 12 --steps 20000 --hold-out 5000 --output Models/checkerboard-ve
 	$(TRAIN) --data swissroll --sde vp --steps 20000 --hold-out 5000 --output Models/swissroll-vp
-	$(TRAIN) --data Models/data/digits.csv --shape 8,8 --levels 17 --dequantize --shift 8 --scale 8 --sde vp \
-		--hidden 256 --blocks 3 --embed-dim 64 --steps 10000 --batch-size 256 --lr 3e-4 --hold-out 297 --output Models/digits-vp
+	$(TRAIN) --data Models/data/digits.csv --shape 8,8 --levels 17 --dequantize --logit-alpha 1e-4 --shift=-1.5 --scale 2.75 \
+		--sde vp --hidden 256 --blocks 3 --embed-dim 64 --steps 40000 --batch-size 256 --lr 3e-4 --hold-out 297 --output Models/digits-vp

@@ -50,7 +50,14 @@ lines = [f"# {config['name']}", "", config["description"] + ".", "",
          "## How it was trained", "", "```sh", meta["command"], "```", "",
          f"- data: `{meta['data']}`; {meta['train_points']} training points, {meta['held_out_points']} held out (`held-out.csv`)",
          f"- SDE: `{json.dumps(config['sde'])}`; network: `{json.dumps(config['network'])}`",
-         f"- objective {meta['objective']}, {meta['steps']} steps, batch {meta['batch_size']}, Adam lr {meta['learning_rate']} "
+         *([f"- data map: `{json.dumps(config['data'])}`: model space is "
+            f"(logit(α + (1 − 2α)·x/{config['data']['levels']}) − shift)/scale with α = {config['data'].get('logit_alpha', 1e-4)}, "
+            "so samples lie in the data range (`docs/model-format.md`)"]
+           if config['data'].get('transform') == 'logit' else []),
+         f"- objective {meta['objective']}, {meta['steps']} steps, batch {meta['batch_size']}"
+         + (", likelihood weighting (t importance-sampled)" if meta.get('weighting', 'sigma') != 'sigma' else "")
+         + (", dequantized by U[0, 1) per value each draw" if meta.get('dequantize') == 'true' else "")
+         + f", Adam lr {meta['learning_rate']} "
          f"(warm-up {meta['warmup']}), gradient clip {meta['gradient_clip']}, EMA {meta['ema']}, seed {meta['seed']}",
          "- " + train_line.split(" → ")[0].replace("trained", "trained", 1).split(", final loss")[0]
          + f" on a 2-core machine; final loss {float(meta['final_loss']):.5f} (`loss.csv`)",

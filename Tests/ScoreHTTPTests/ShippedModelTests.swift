@@ -77,6 +77,24 @@ struct ShippedModelTests {
                 "\(name): first \(spot.points) held-out points give \(mean), the card says \(spot.mean)")
     }
 
+    /// For the 2-D models the whole held-out figure is cheap (5,000 points, a few seconds):
+    /// the card's mean, printed by evaluate.sh to 4 decimals, is recomputed.
+    @Test("the 2-D cards' full held-out log-likelihood is what the engine computes",
+          arguments: ["moons-vp", "8gaussians-subvp", "checkerboard-ve", "swissroll-vp"])
+    func heldOutFigure(name: String) throws {
+        let dir = Self.models.appendingPathComponent(name)
+        let card = try ModelCard(directory: dir)
+        let stated = try #require(card.number(after: "held-out log-likelihood: ", before: " ±"))
+        let model = try ScoreModel.load(directory: dir.path)
+        var options = LikelihoodOptions()
+        options.x = try PointsFile.read(path: dir.appendingPathComponent("held-out.csv").path, dimension: model.data.dimension)
+        options.seed = 0
+        options["estimator"] = "exact"
+        let ll = try SamplingEngine(threads: 2).likelihoodBlocking(model, options).logLikelihood
+        let mean = ll.reduce(0, +) / Double(ll.count)
+        #expect(abs(mean - stated) <= 2e-4, "\(name): held-out mean \(mean), the card says \(stated)")
+    }
+
     @Test("known-density models meet the quality bar", arguments: [("8gaussians-subvp", "8gaussians", 0.15),
                                                                    ("checkerboard-ve", "checkerboard", 0.25)])
     func qualityBar(name: String, kind: String, bar: Double) throws {
@@ -93,6 +111,88 @@ struct ShippedModelTests {
         let spotGap = truth.reduce(0, +) / Double(spot.points) - spot.mean
         #expect(spotGap <= bar, "\(name): \(spotGap) nats/point below the truth on the spot points")
         #expect(spotGap > -0.5, "a model far above the true density means a wrong density or likelihood")
+    }
+
+    /// The digits model must beat a full-covariance Gaussian clearly (held-out bits/dim ≤
+    /// 2.75), the card's Gaussian figure must be that Gaussian's (recomputed here in closed
+    /// form from the data), every held-out point must have a finite log-likelihood, and ode
+    /// and pc samples must stay in the data range (≤ 1% of values outside −1…17).
+    @Test("digits-vp beats the full-covariance Gaussian and its samples stay in the data range")
+    func digitsBeatGaussian() throws {
+        let dir = Self.models.appendingPathComponent("digits-vp")
+        let card = try ModelCard(directory: dir)
+        func line(_ prefix: String) throws -> String {
+            String(try #require(card.text.split(separator: "\n").first { $0.hasPrefix(prefix) }, "no '\(prefix)' line"))
+        }
+        let bitsPerDim = try #require(ModelCard.number(in: try line("held-out log-likelihood:"), after: "nats/point, ", before: " bits/dim"))
+        let gaussian = try #require(ModelCard.number(in: try line("full-covariance Gaussian"), after: "nats/point, ", before: " bits/dim"))
+        #expect(bitsPerDim <= 2.75, "held-out \(bitsPerDim) bits/dim")
+        let train = try PointsFile.read(path: Self.models.appendingPathComponent("data/digits.csv").path, dimension: 64)
+        let held = try PointsFile.read(path: dir.appendingPathComponent("held-out.csv").path, dimension: 64)
+        let recomputed = Self.gaussianBaselineBitsPerDim(data: train, heldOut: held, dimension: 64)
+        #expect(abs(recomputed - gaussian) < 1e-3, "the card's Gaussian says \(gaussian) bits/dim, recomputed \(recomputed)")
+        #expect(card.text.contains("297 of 297 finite"))
+
+        let model = try ScoreModel.load(directory: dir.path)
+        for sampler in ["ode", "pc"] {
+            var options = SampleOptions()
+            options.n = 100
+            options.seed = 1
+            options.sampler = sampler
+            let values = try SamplingEngine(threads: 2).sampleBlocking(model, options).samples
+            let outside = values.filter { $0 < -1 || $0 > 17 }.count
+            #expect(Double(outside) <= 0.01 * Double(values.count), "\(sampler): \(outside) of \(values.count) values outside −1…17")
+            let stated = try #require(card.number(after: "\(sampler) samples (1000, seed 1): ", before: "% of values outside"))
+            #expect(stated <= 1, "the card's \(sampler) samples: \(stated)% outside")
+        }
+    }
+
+    /// Mean held-out E_u log N(x + u) of the Gaussian fitted to the dequantized training
+    /// points (data less held-out, as a multiset), in bits/dim, in closed form: mean m + ½,
+    /// covariance S + I/12, and E_u log N(x + u) = log N(x + ½) − tr(Σ⁻¹)/24.
+    static func gaussianBaselineBitsPerDim(data: [Double], heldOut: [Double], dimension d: Int) -> Double {
+        var remaining: [[Double]: Int] = [:]
+        for r in stride(from: 0, to: heldOut.count, by: d) { remaining[Array(heldOut[r..<(r + d)]), default: 0] += 1 }
+        var train: [[Double]] = []
+        for r in stride(from: 0, to: data.count, by: d) {
+            let row = Array(data[r..<(r + d)])
+            if let k = remaining[row], k > 0 { remaining[row] = k - 1 } else { train.append(row) }
+        }
+        let n = Double(train.count)
+        var mean = [Double](repeating: 0.5, count: d)
+        for row in train { for j in 0..<d { mean[j] += row[j] / n } }
+        var cov = [[Double]](repeating: [Double](repeating: 0, count: d), count: d)
+        for row in train {
+            for i in 0..<d { for j in 0...i { cov[i][j] += (row[i] + 0.5 - mean[i]) * (row[j] + 0.5 - mean[j]) / n } }
+        }
+        for i in 0..<d { cov[i][i] += 1.0 / 12 }
+        // Cholesky, lower.
+        var l = [[Double]](repeating: [Double](repeating: 0, count: d), count: d)
+        for i in 0..<d {
+            for j in 0...i {
+                var s = cov[i][j]
+                for k in 0..<j { s -= l[i][k] * l[j][k] }
+                l[i][j] = i == j ? s.squareRoot() : s / l[j][j]
+            }
+        }
+        func solve(_ b: [Double]) -> [Double] {
+            var y = [Double](repeating: 0, count: d)
+            for i in 0..<d {
+                var s = b[i]
+                for k in 0..<i { s -= l[i][k] * y[k] }
+                y[i] = s / l[i][i]
+            }
+            return y
+        }
+        let logDet = 2 * (0..<d).reduce(0) { $0 + log(l[$1][$1]) }
+        var traceInverse = 0.0
+        for k in 0..<d { traceInverse += solve((0..<d).map { $0 == k ? 1 : 0 }).reduce(0) { $0 + $1 * $1 } }
+        var total = 0.0
+        for r in stride(from: 0, to: heldOut.count, by: d) {
+            let z = solve((0..<d).map { heldOut[r + $0] + 0.5 - mean[$0] })
+            total += -0.5 * (Double(d) * log(2 * Double.pi) + logDet + z.reduce(0) { $0 + $1 * $1 }) - traceInverse / 24
+        }
+        return -(total / Double(heldOut.count / d)) / (Double(d) * log(2.0))
     }
 
     /// gmm-demo has no weights and no held-out data: its card's figure is 4,000 samples
@@ -178,6 +278,14 @@ struct ModelCard {
             spotCheck = nil
         }
         gapToTruth = (try? between("the model is ", " nats/point below it", in: all)).flatMap { Double($0) }
+    }
+
+    /// The number between `start` and the next `end` in the card's text.
+    func number(after start: String, before end: String) -> Double? { Self.number(in: text, after: start, before: end) }
+
+    static func number(in text: String, after start: String, before end: String) -> Double? {
+        guard let a = text.range(of: start), let b = text[a.upperBound...].range(of: end) else { return nil }
+        return Double(text[a.upperBound..<b.lowerBound].trimmingCharacters(in: .whitespaces))
     }
 
     static func normalised(_ command: String) -> String {
