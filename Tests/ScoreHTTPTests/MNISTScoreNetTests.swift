@@ -30,6 +30,33 @@ struct MNISTScoreNetTests {
 
     static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
 
+    /// Share of the images' intensity |x| in the 3-pixel frame of the 28 × 28 picture (as
+    /// Models/recipes/evaluate_scorenet.sh measures it).
+    static func borderShare(_ images: [Double]) -> Double {
+        var frame = 0.0, total = 0.0
+        for (i, v) in images.enumerated() {
+            let row = (i % 784) / 28, column = i % 28
+            total += abs(v)
+            if row < 3 || row >= 25 || column < 3 || column >= 25 { frame += abs(v) }
+        }
+        return frame / total
+    }
+
+    /// The card's figures from Models/recipes/evaluate_scorenet.sh, against issue 21's bar:
+    /// 64 ODE samples should keep at most 6% of their intensity in the frame and sit within
+    /// 15% of real digits' own distance to their nearest held-out digit. The shipped model
+    /// does not yet (10.3% and +20.3%): known issues until a retrained model meets them.
+    @Test("the card's sample figures against the bar")
+    func cardFigures() throws {
+        let card = try String(contentsOf: Self.directory.appendingPathComponent("README.md"), encoding: .utf8)
+        let border = try #require(ModelCard.number(in: card, after: "(3-pixel frame): ODE samples ", before: "%"))
+        let excess = try #require(ModelCard.number(in: card, after: "(samples ", before: "%)"))
+        withKnownIssue("issue 21 item 2: the shipped mnist-scorenet misses the bar") {
+            #expect(border <= 6, "border share \(border)%")
+            #expect(excess <= 15, "samples \(excess)% farther from held-out digits than real digits")
+        }
+    }
+
     /// Fraction of pixels below 10% and above 90% of full scale.
     static func inkProfile(_ images: [Double]) -> (dark: Double, bright: Double) {
         let n = Double(images.count)
@@ -88,6 +115,14 @@ struct MNISTScoreNetTests {
         #expect(real < noise, "real \(real), shuffled \(noise)")
         #expect(drawn < (real + noise) / 2, "samples at \(drawn); real digits \(real), shuffled \(noise)")
 
+        // Little stray ink at the edges: real digits keep at most 3.2% of their intensity
+        // in the 3-pixel frame per batch of 8 (the card's range over the held-out digits).
+        // The shipped model keeps about 10% there (issue 21, item 2, open).
+        let frameShare = Self.borderShare(samples)
+        withKnownIssue("issue 21 item 2: stray bright pixels near the corners") {
+            #expect(frameShare <= 0.06, "\(100 * frameShare)% of the samples' intensity in the 3-pixel frame")
+        }
+        #expect(frameShare <= 0.15, "\(100 * frameShare)% of the samples' intensity in the 3-pixel frame")
         let heldProfile = Self.inkProfile(held), sampleProfile = Self.inkProfile(samples)
         #expect(abs(sampleProfile.dark - heldProfile.dark) < 0.1, "dark pixels \(sampleProfile.dark) vs \(heldProfile.dark)")
         #expect(abs(sampleProfile.bright - heldProfile.bright) < 0.1,
