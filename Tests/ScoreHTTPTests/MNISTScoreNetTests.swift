@@ -42,6 +42,29 @@ struct MNISTScoreNetTests {
         return frame / total
     }
 
+    /// The MNIST cards' likelihood figures come from evaluate_scorenet.sh, which also prints
+    /// the mean of its first two held-out digits; a point's log-likelihood does not depend on
+    /// the other points of the request, so those two are recomputed here (the tolerance only
+    /// covers another machine's kernels).
+    @Test("the MNIST cards' likelihood spot checks are what the engine computes",
+          arguments: ["mnist-scorenet", "mnist-unet2d"])
+    func likelihoodSpotCheck(name: String) throws {
+        let dir = ShippedModelTests.models.appendingPathComponent(name)
+        let card = try String(contentsOf: dir.appendingPathComponent("README.md"), encoding: .utf8)
+        let stated = try #require(ModelCard.number(in: card, after: "spot check (first 2 held-out digits): ", before: " nats/point"))
+        let model = try ScoreModel.load(directory: dir.path)
+        let d = model.data.dimension
+        let held = try PointsFile.read(path: Self.heldOutFile.path, dimension: d)
+        var options = LikelihoodOptions()
+        options.x = Array(held[0..<(2 * d)])
+        options.seed = 0
+        options["estimator"] = "hutchinson"
+        options["dequantize"] = 1
+        let ll = try SamplingEngine(threads: 2).likelihoodBlocking(model, options).logLikelihood
+        let mean = (ll[0] + ll[1]) / 2
+        #expect(abs(mean - stated) <= 1e-3 * max(1, abs(stated)), "\(name): \(mean) nats/point, the card says \(stated)")
+    }
+
     /// The card's figures from Models/recipes/evaluate_scorenet.sh, against issue 21's bar:
     /// 64 ODE samples should keep at most 6% of their intensity in the frame and sit within
     /// 15% of real digits' own distance to their nearest held-out digit. The shipped model
