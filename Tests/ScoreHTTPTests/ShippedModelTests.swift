@@ -234,6 +234,13 @@ struct ShippedModelTests {
                 #expect(flat.count == 2 * m.data.dimension)
                 #expect(flat.allSatisfy { $0.isFinite })
             }
+            // digits-vp maps its data through the logit: the listing says so, and a point
+            // outside 0…17 is a 400 naming x and the value, not a NaN or a 500.
+            let digits = try await s.get("/v1/models/digits-vp")
+            #expect(digits.text.contains(#""data_transform":{"type":"logit","alpha":0.0001}"#), "\(digits.text)")
+            let point = (0..<64).map { $0 == 5 ? "18" : "3" }.joined(separator: ",")
+            let bad = try await s.post("/v1/models/digits-vp/likelihood", #"{"x":[[\#(point)]]}"#)
+            #expect(bad.status == 400 && bad.text.contains("x") && bad.text.contains("value 5 of point 0: 18"), "\(bad.text)")
         }
     }
 
