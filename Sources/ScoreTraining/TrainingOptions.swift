@@ -2,7 +2,8 @@ import ScoreCore
 
 /// The training objective.
 public enum TrainingObjective: String, Sendable, CaseIterable {
-    /// Denoising score matching, E_t E_x0 E_z |σ_t s(a_t x0 + σ_t z, t) + z|², t ~ U(eps, 1).
+    /// Denoising score matching, E_t E_x0 E_z |σ_t s(a_t x0 + σ_t z, t) + z|², t drawn as
+    /// `timeWeighting` says (uniform on [eps, 1] by default).
     case dsm
     /// Sliced score matching at the perturbed points, with σ_t² weighting:
     /// E [ σ_t² vᵀ(∂s/∂x)v + ½ σ_t² (vᵀs)² ], the Jacobian term by a central finite

@@ -132,7 +132,7 @@ struct Plot: ParsableCommand {
         return ScoreCore.Plot.scatter(samples: s.floats, data: d?.floats, width: w, height: height, title: title)
     }
 
-    /// log p₀ in data space, up to a constant, of the analytic model at `path`.
+    /// log p₀ in data space of the analytic model at `path`.
     private func dataDensity(_ path: String) throws -> (Double, Double) -> Double {
         let model: ScoreModel
         do { model = try ScoreModel.load(directory: path) } catch { throw ValidationError("--density: \(error)") }

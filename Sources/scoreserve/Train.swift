@@ -81,15 +81,16 @@ struct Train: ParsableCommand {
         let d = dataset.dimension
         var transform = DataTransform.affine
         if let logitAlpha {
-            guard let levels else { throw ValidationError("--logit-alpha needs --levels") }
+            guard levels != nil else { throw ValidationError("--logit-alpha needs --levels") }
             guard logitAlpha > 0, logitAlpha < 0.5 else { throw ValidationError("--logit-alpha must be in (0, 0.5)") }
-            if let bad = dataset.points.first(where: { !($0 >= 0 && $0 <= Double(levels - 1)) }) {
-                throw ValidationError("--data: value \(bad) is outside 0…\(levels - 1), the range --levels \(levels) gives the logit transform")
-            }
             transform = .logit(alpha: logitAlpha)
         }
         let spec = DataSpec(shape: dataset.shape, shift: Array(repeating: shift, count: d),
                             scale: Array(repeating: scale, count: d), levels: levels, transform: transform)
+        // Each drawn value, after a dequantization draw of up to one level, must map.
+        for v in dataset.points {
+            if let problem = spec.domainProblem(v, reach: dequantize ? 1 : 0) { throw ValidationError("--data: \(problem)") }
+        }
         var model = dataset.points
         // A nonlinear map acts per draw, after dequantization (see Trainer.dataMap).
         if transform == .affine { spec.toModel(&model) }

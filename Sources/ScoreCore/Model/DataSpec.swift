@@ -38,7 +38,7 @@ public struct DataSpec: Sendable, Equatable {
         case .affine:
             return (x - shift[j]) / scale[j]
         case .logit(let alpha):
-            let y = alpha + (1 - 2 * alpha) * x / Double(levels!)
+            let y = logitArgument(x, alpha)
             return (Foundation.log(y) - Foundation.log1p(-y) - shift[j]) / scale[j]
         }
     }
@@ -80,7 +80,7 @@ public struct DataSpec: Sendable, Equatable {
             // d logit(y)/dy = 1/(y(1 − y)), dy/dx = (1 − 2α)/levels.
             var sum = Double(dimension) * Foundation.log((1 - 2 * alpha) / Double(levels!)) - logAbsScale
             for j in 0..<dimension {
-                let y = alpha + (1 - 2 * alpha) * x[j] / Double(levels!)
+                let y = logitArgument(x[j], alpha)
                 sum -= Foundation.log(y) + Foundation.log1p(-y)
             }
             return sum
@@ -95,24 +95,37 @@ public struct DataSpec: Sendable, Equatable {
         return lo.nextUp...hi.nextDown
     }
 
+    /// y = α + (1 − 2α)x/levels, the logit's argument.
+    @inline(__always)
+    private func logitArgument(_ x: Double, _ alpha: Double) -> Double {
+        alpha + (1 - 2 * alpha) * x / Double(levels!)
+    }
+
     /// The data values where y = α + (1 − 2α)x/levels is 0 and 1 (excluded from the domain).
     private func logitBounds(_ alpha: Double) -> (Double, Double) {
         let levels = Double(levels!)
         return (-alpha * levels / (1 - 2 * alpha), (1 - alpha) * levels / (1 - 2 * alpha))
     }
 
-    /// Why data value `x` cannot be mapped to model space, or nil when it can.
-    public func domainProblem(_ x: Double) -> String? {
+    /// Why data value `x`, or `x + reach` (how far a dequantization draw may add), cannot be
+    /// mapped to model space; nil when both can.
+    public func domainProblem(_ x: Double, reach: Double = 0) -> String? {
         guard case .logit(let alpha) = transform, let domain else { return nil }
         // The test toModel's own arithmetic passes (y strictly inside (0, 1)).
-        let y = alpha + (1 - 2 * alpha) * x / Double(levels!)
-        guard !(y > 0 && y < 1) else { return nil }
-        return "\(x) is outside the model's logit data range (\(domain.lowerBound.nextDown), \(domain.upperBound.nextUp)) (data.levels \(levels!))"
+        func maps(_ v: Double) -> Bool {
+            let y = logitArgument(v, alpha)
+            return y > 0 && y < 1
+        }
+        guard let bad = !maps(x) ? x : reach > 0 && !maps(x + reach) ? x + reach : nil else { return nil }
+        return "\(bad) is outside the model's logit data range (\(domain.lowerBound.nextDown), \(domain.upperBound.nextUp)) (data.levels \(levels!))"
     }
 }
 
 /// The map of the data section applied before shift and scale.
 public enum DataTransform: Sendable, Equatable {
+    /// The format's names (`data.transform`).
+    public enum Kind: String, Sendable, CaseIterable { case affine, logit }
+
     /// None: model space is an affine image of data space.
     case affine
     /// For integer data in [0, levels): y = α + (1 − 2α)·x/levels, then logit(y) (Dinh
@@ -121,11 +134,13 @@ public enum DataTransform: Sendable, Equatable {
     /// smooth density in model space instead of a wall, and samples lie in the data range.
     case logit(alpha: Double)
 
-    /// The format's name.
-    public var name: String {
+    public var kind: Kind {
         switch self {
-        case .affine: "affine"
-        case .logit: "logit"
+        case .affine: .affine
+        case .logit: .logit
         }
     }
+
+    /// The format's name.
+    public var name: String { kind.rawValue }
 }

@@ -84,17 +84,20 @@ public struct ModelConfig: Sendable, Equatable {
         let scale = try r.scalarOrVector(o["scale"], "data.scale", count: d, nonzero: true)
             ?? Array(repeating: 1, count: d)
         let levels = try r.integer(o["levels"], "data.levels", atLeast: 2)
+        let transformName = try r.string(o["transform"], "data.transform") ?? DataTransform.Kind.affine.rawValue
+        guard let kind = DataTransform.Kind(rawValue: transformName) else {
+            let names = DataTransform.Kind.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")
+            throw r.fail("data.transform", "expected \(names), got '\(transformName)'")
+        }
         let transform: DataTransform
-        switch try r.string(o["transform"], "data.transform") ?? "affine" {
-        case "affine":
+        switch kind {
+        case .affine:
             transform = .affine
-        case "logit":
+        case .logit:
             guard levels != nil else { throw r.fail("data.transform", "'logit' needs data.levels (the data range is 0…levels)") }
             let alpha = try r.positive(o["logit_alpha"], "data.logit_alpha") ?? 1e-4
             guard alpha < 0.5 else { throw r.fail("data.logit_alpha", "expected a number in (0, 0.5), got \(alpha)") }
             transform = .logit(alpha: alpha)
-        case let other:
-            throw r.fail("data.transform", "expected 'affine' or 'logit', got '\(other)'")
         }
         return DataSpec(shape: shape, shift: shift, scale: scale, levels: levels, transform: transform)
     }

@@ -492,7 +492,8 @@ struct OpenAPIBuilder {
             ("parameters", integer(min: 0, "Number of network parameters.")),
             ("levels", integer(min: 1, "Integer levels of the data (e.g. 256 for 8-bit images), when the model has them.")),
             ("data_transform", objectSchema([
-                ("type", enumeration(["logit"], "The map from data to model space before shift and scale.")),
+                ("type", enumeration(DataTransform.Kind.allCases.filter { $0 != .affine }.map(\.rawValue),
+                                     "The map from data to model space before shift and scale.")),
                 ("alpha", number(exclusiveMin: .number(0), exclusiveMax: .number(0.5), "α of logit(α + (1 − 2α)·x/levels).")),
             ], required: ["type", "alpha"], "Present when the model maps its data nonlinearly (data.transform in config.json): "
                 + "samples then lie in the data range, and likelihood, encode and score points must lie in it.")),

@@ -98,7 +98,7 @@ func checkDomain(_ x: [Double], _ data: DataSpec, reach: Double = 0) throws(Samp
     guard data.domain != nil else { return }
     let d = data.dimension
     for (i, v) in x.enumerated() {
-        if let problem = data.domainProblem(v) ?? (reach > 0 ? data.domainProblem(v + reach) : nil) {
+        if let problem = data.domainProblem(v, reach: reach) {
             throw .invalidArgument(field: "x", message: "value \(i % d) of point \(i / d): \(problem)")
         }
     }
