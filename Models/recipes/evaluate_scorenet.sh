@@ -35,29 +35,9 @@ sample "euler_maruyama (500 steps)" 16 --sampler euler_maruyama --steps 500
     --output "$MODEL/samples.png" >/dev/null
 echo "wrote $MODEL/samples.png"
 
-# How digit-like the 64 ODE samples are, against the held-out digits the model never saw:
-# the share of their intensity |x| in the 3-pixel border of the frame (real digits: the
-# range over batches of 8; |x| counts a sample's negative values as intensity too), and the mean RMS distance (pixels in [0, 1]) from
-# each image to its nearest neighbour among held-out digits 64…499, for the samples and
-# for held-out digits 0…63 (real digits' own distance).
-python3 - "$TMP/ode (rk45, 1e-5).json" "$HELD" <<'PY'
-import json, sys, numpy as np
-samples = np.array(json.load(open(sys.argv[1]))['samples'], dtype=np.float64).reshape(-1, 784)
-held = np.load(sys.argv[2]).astype(np.float64).reshape(-1, 784)
-frame = np.ones((28, 28), bool); frame[3:25, 3:25] = False; frame = frame.reshape(-1)
-def border(images): return np.abs(images[:, frame]).sum() / np.abs(images).sum()
-real_batches = [border(held[i:i + 8]) for i in range(0, len(held) - 7, 8)]
-reference = held[64:] / 255
-def nearest(images):
-    x = images / 255
-    d2 = (x ** 2).sum(1)[:, None] + (reference ** 2).sum(1)[None, :] - 2 * x @ reference.T
-    return np.sqrt(np.maximum(d2.min(1), 0) / 784).mean()
-s, r = nearest(samples), nearest(held[:64])
-print(f"border share of intensity |x| (3-pixel frame): ODE samples {100 * border(samples):.2f}%; "
-      f"held-out digits {100 * min(real_batches):.2f}–{100 * max(real_batches):.2f}% over {len(real_batches)} batches of 8")
-print(f"nearest held-out digit (RMS, pixels in [0, 1]): ODE samples {s:.4f}, real digits {r:.4f} "
-      f"(samples {100 * (s / r - 1):+.1f}%)")
-PY
+# How digit-like the 64 ODE samples are, against the held-out digits the model never saw
+# (border share of |x| and nearest-held-out-digit distance; see digit_metrics.py).
+python3 "$(dirname "$0")/digit_metrics.py" "$TMP/ode (rk45, 1e-5).json"
 
 python3 - "$HELD" "$HELD_N" "$TMP/held.npy" <<'PY'
 import sys, numpy as np

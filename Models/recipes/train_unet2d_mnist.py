@@ -63,6 +63,7 @@ EVAL_TIMESTEPS = list(range(49, 1000, 100))
 # The same data file and split as train_scorenet.py (imported from beside this file).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_scorenet import load_mnist_5k  # noqa: E402
+import sample_diffusers  # noqa: E402
 
 
 def make_unet():
@@ -100,35 +101,6 @@ def denoising_loss(unet, scheduler, x0, seed, batch=100):
             total += F.mse_loss(pred, noise[i:i + batch], reduction="sum").item()
         per_t.append(total / noise.numel())
     return float(np.mean(per_t)), per_t
-
-
-def write_png(path, image):
-    """image: uint8 [H, W] grayscale."""
-    try:
-        from PIL import Image
-        Image.fromarray(image, mode="L").save(path)
-    except ImportError:
-        import struct
-        import zlib
-        h, w = image.shape
-        raw = b"".join(b"\x00" + image[r].tobytes() for r in range(h))
-
-        def chunk(kind, data):
-            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        with open(path, "wb") as f:
-            f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-                    + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-
-
-def grid(images, rows, cols, pad=2):
-    """images: uint8 [rows*cols, 28, 28] -> uint8 block with `pad` black pixels between tiles."""
-    h = rows * 28 + (rows - 1) * pad
-    w = cols * 28 + (cols - 1) * pad
-    out = np.zeros((h, w), dtype=np.uint8)
-    for k, img in enumerate(images):
-        r, c = divmod(k, cols)
-        out[r * (28 + pad):r * (28 + pad) + 28, c * (28 + pad):c * (28 + pad) + 28] = img
-    return out
 
 
 def main():
@@ -234,22 +206,7 @@ def main():
     print(f"  train    500: {train_loss:.5f}  per t: " + " ".join(f"{v:.4f}" for v in train_per_t), flush=True)
 
     # Samples by diffusers itself, from the saved files (what a diffusers user would get).
-    loaded = DDPMPipeline.from_pretrained(args.output)
-    loaded.set_progress_bar_config(disable=True)
-    t0 = time.time()
-    out = loaded(batch_size=16, generator=torch.Generator().manual_seed(args.sample_seed),
-                 num_inference_steps=args.sample_steps, output_type="np").images  # [16, 28, 28, 1] in [0, 1]
-    samples = (np.clip(out[..., 0], 0, 1) * 255).round().astype(np.uint8)
-    print(f"drew 16 samples with DDPMPipeline ({args.sample_steps} steps, seed {args.sample_seed}) "
-          f"in {time.time() - t0:.0f} s", flush=True)
-    left = grid(samples, 4, 4)
-    right = grid(held[:16].reshape(16, 28, 28), 4, 4)
-    gap = 8
-    canvas = np.full((left.shape[0] + 2 * gap, left.shape[1] * 2 + 3 * gap), 128, dtype=np.uint8)
-    canvas[gap:gap + left.shape[0], gap:gap + left.shape[1]] = left
-    canvas[gap:gap + right.shape[0], 2 * gap + left.shape[1]:2 * gap + 2 * left.shape[1]] = right
-    canvas = np.kron(canvas, np.ones((2, 2), dtype=np.uint8))  # 2x nearest-neighbour for viewing
-    write_png(os.path.join(args.output, "samples-diffusers.png"), canvas)
+    sample_diffusers.draw(args.output, 16, args.sample_seed, args.sample_steps)
 
     final = np.mean([r[1] for r in rows[-100:]])
     print(f"summary: params {n_params}, steps {args.steps}, batch {args.batch}, training {train_seconds:.0f} s, "

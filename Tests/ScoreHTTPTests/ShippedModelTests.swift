@@ -214,6 +214,23 @@ struct ShippedModelTests {
         #expect(png == shipped, "Models/gmm-demo/samples.png is not what evaluate.sh draws now: rerun it")
     }
 
+    /// mnist-unet2d's card shows samples drawn by diffusers itself, which CI cannot rerun
+    /// (no PyTorch): the card quotes `Models/recipes/sample_diffusers.py`'s output, whose
+    /// last line is the SHA-256 of the PNG it wrote, so the shipped picture must hash to it.
+    @Test("mnist-unet2d's diffusers picture is the file sample_diffusers.py wrote")
+    func unet2dDiffusersPicture() throws {
+        let dir = Self.models.appendingPathComponent("mnist-unet2d")
+        let card = try String(contentsOf: dir.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(card.contains("python3 Models/recipes/sample_diffusers.py Models/mnist-unet2d"))
+        #expect(card.contains("](samples-diffusers.png)"))
+        let prefix = "wrote Models/mnist-unet2d/samples-diffusers.png (SHA-256 "
+        let start = try #require(card.range(of: prefix), "the card quotes no sample_diffusers.py output")
+        let stated = String(card[start.upperBound...].prefix(64))
+        var hash = SHA256()
+        hash.update(try [UInt8](Data(contentsOf: dir.appendingPathComponent("samples-diffusers.png"))))
+        #expect(hash.hexDigest() == stated, "samples-diffusers.png is not the picture the card's run wrote: rerun the script")
+    }
+
     @Test("every shipped model is listed and samples over HTTP")
     func everyModelServes() async throws {
         let models = try ScoreModel.loadAll(root: Self.models.path)
