@@ -9,6 +9,10 @@ import ScoreCore
 struct MNISTScoreNetTests {
     static let directory = ShippedModelTests.models.appendingPathComponent("mnist-scorenet")
     static let heldOutFile = ShippedModelTests.models.appendingPathComponent("data/mnist-heldout.npy")
+    /// One worker: a conv-net chunk holds its Dispatch worker for the whole trajectory (a
+    /// second or more here), and the HTTP suites that run beside this one, whose deadlines
+    /// and cancellation tests are timed, need the machine's other worker.
+    static let engine = SamplingEngine(threads: 1)
 
     /// Root-mean-square pixel distance (pixels in [0, 1]) from each image to its nearest
     /// neighbour among `reference`.
@@ -60,9 +64,22 @@ struct MNISTScoreNetTests {
         options.seed = 0
         options["estimator"] = "hutchinson"
         options["dequantize"] = 1
-        let ll = try SamplingEngine(threads: 2).likelihoodBlocking(model, options).logLikelihood
+        let ll = try Self.engine.likelihoodBlocking(model, options).logLikelihood
         let mean = (ll[0] + ll[1]) / 2
         #expect(abs(mean - stated) <= 1e-3 * max(1, abs(stated)), "\(name): \(mean) nats/point, the card says \(stated)")
+    }
+
+    /// The first n ODE samples of evaluate_scorenet.sh's run (rk45 at its default 1e-5,
+    /// seed 1) in data space, with the held-out digits and the dimension.
+    static func cardSamples(_ directory: URL, n: Int) throws -> (samples: [Double], held: [Double], d: Int) {
+        let model = try ScoreModel.load(directory: directory.path)
+        let d = model.data.dimension
+        var o = SampleOptions()
+        o.n = n
+        o.seed = 1
+        o.sampler = "ode"
+        let samples = try Self.engine.sampleBlocking(model, o).samples.map(Double.init)
+        return (samples, try PointsFile.read(path: heldOutFile.path, dimension: d), d)
     }
 
     /// evaluate_scorenet.sh also measures the first 4 of its 64 ODE samples alone; a sample
@@ -74,14 +91,7 @@ struct MNISTScoreNetTests {
         let card = try String(contentsOf: dir.appendingPathComponent("README.md"), encoding: .utf8)
         let border = try #require(ModelCard.number(in: card, after: "spot check (first 4 samples): border share ", before: "%"))
         let distance = try #require(ModelCard.number(in: card, after: "%, nearest held-out digit ", before: "\n"))
-        let model = try ScoreModel.load(directory: dir.path)
-        let d = model.data.dimension
-        let held = try PointsFile.read(path: Self.heldOutFile.path, dimension: d)
-        var o = SampleOptions()
-        o.n = 4
-        o.seed = 1
-        o.sampler = "ode"
-        let samples = try SamplingEngine(threads: 2).sampleBlocking(model, o).samples.map(Double.init)
+        let (samples, held, d) = try Self.cardSamples(dir, n: 4)
         let drawnBorder = 100 * Self.borderShare(samples)
         let drawn = Self.mean(Self.nearestDistances(samples, Array(held[(64 * d)...]), d: d))
         #expect(abs(drawnBorder - border) <= 2e-4, "\(name): border share \(drawnBorder)%, the card says \(border)%")
@@ -103,14 +113,7 @@ struct MNISTScoreNetTests {
         #expect(border <= 6, "border share \(border)%")
         #expect(excess <= 15, "samples \(excess)% farther from held-out digits than real digits")
 
-        let model = try ScoreModel.load(directory: Self.directory.path)
-        let d = model.data.dimension
-        let held = try PointsFile.read(path: Self.heldOutFile.path, dimension: d)
-        var o = SampleOptions()
-        o.n = 64
-        o.seed = 1
-        o.sampler = "ode"
-        let samples = try SamplingEngine(threads: 2).sampleBlocking(model, o).samples.map(Double.init)
+        let (samples, held, d) = try Self.cardSamples(Self.directory, n: 64)
         let reference = Array(held[(64 * d)...])
         let drawnBorder = 100 * Self.borderShare(samples)
         let drawn = Self.mean(Self.nearestDistances(samples, reference, d: d))
@@ -159,7 +162,7 @@ struct MNISTScoreNetTests {
         o.sampler = "ode"
         o["rtol"] = .number(1e-3)
         o["atol"] = .number(1e-3)
-        let result = try SamplingEngine(threads: 2).sampleBlocking(model, o)
+        let result = try Self.engine.sampleBlocking(model, o)
         let samples = result.samples.map(Double.init)
         #expect(samples.allSatisfy { $0.isFinite })
 
